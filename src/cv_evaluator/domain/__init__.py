@@ -1,0 +1,1 @@
+"""Entities, value objects, errors and ports. Imports nothing else of the project."""
