@@ -1,0 +1,10 @@
+from __future__ import annotations
+
+import pytest
+
+from cv_evaluator.ingest import DocumentReader
+
+
+@pytest.fixture
+def reader() -> DocumentReader:
+    return DocumentReader()
