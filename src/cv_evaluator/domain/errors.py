@@ -1,6 +1,6 @@
 """One root exception with stable, machine-readable codes.
 
-Codes are part of the public contract (HTTP bodies, job records, CLI exit messages): never rename one.
+Codes are part of the public contract (HTTP bodies, job records, CLI messages): never rename one.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from typing import Any
 
 class ErrorCode(StrEnum):
     INVALID_ARGUMENT = "INVALID_ARGUMENT"
+    METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
     NOT_FOUND = "NOT_FOUND"
     CONFLICT = "CONFLICT"
     PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
@@ -24,7 +25,6 @@ class ErrorCode(StrEnum):
     INVALID_RUBRIC = "INVALID_RUBRIC"
     EVALUATION_FAILED = "EVALUATION_FAILED"
     EVALUATION_TIMEOUT = "EVALUATION_TIMEOUT"
-    RETRIES_EXHAUSTED = "RETRIES_EXHAUSTED"
     DOCUMENT_MISSING = "DOCUMENT_MISSING"
 
 

@@ -29,7 +29,7 @@ class RubricParameter:
 
 @dataclass(frozen=True, slots=True)
 class Rubric:
-    """A validated rubric: weights per group sum to 1, scores are integers in [scale_min, scale_max]."""
+    """A validated rubric: weights per group sum to 1; scores are integers on the scale."""
 
     name: str
     version: str
@@ -206,7 +206,7 @@ class EvaluationOutcome:
     receipt: Receipt
 
     def as_dict(self) -> dict[str, Any]:
-        """The result document as stored and served (the first five keys are the compatible core)."""
+        """The result document as stored and served (the first five keys are the common core)."""
         return {
             "cv_match_rate": self.cv_match_rate,
             "cv_feedback": self.cv_feedback,

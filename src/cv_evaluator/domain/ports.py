@@ -64,9 +64,14 @@ class ResultRepository(Protocol):
 class UnitOfWork(Protocol):
     """One transaction over the repositories; leaving the block without commit rolls back."""
 
-    uploads: UploadRepository
-    jobs: JobRepository
-    results: ResultRepository
+    @property
+    def uploads(self) -> UploadRepository: ...
+
+    @property
+    def jobs(self) -> JobRepository: ...
+
+    @property
+    def results(self) -> ResultRepository: ...
 
     async def __aenter__(self) -> Self: ...
 
@@ -134,15 +139,23 @@ class JobLedger(Protocol):
     ) -> bool: ...
 
     async def release(self, job_id: str, worker_id: str, now: datetime) -> bool:
-        """Give a claimed job back untouched (graceful shutdown): it does not count as an attempt."""
+        """Give a claimed job back (graceful shutdown); it does not count as an attempt."""
         ...
 
     async def count_by_status(self) -> dict[str, int]: ...
 
 
-class JobNotifier(Protocol):
-    """Wakes idle workers when work arrives; polling stays the fallback across processes."""
+class JobPublisher(Protocol):
+    """Announces a committed job to the workers (db backend: a wake-up; brokers: a message)."""
 
-    def notify(self) -> None: ...
+    async def publish(self, job_id: str) -> None: ...
 
-    async def wait(self, timeout: float) -> bool: ...
+
+class JobSource(Protocol):
+    """Hands a worker its next claimed job, waiting up to ``timeout`` seconds for one."""
+
+    async def next_job(self, worker_id: str, timeout: float) -> Job | None: ...
+
+    def close(self) -> None:
+        """Stop handing out jobs: waiting and later calls return None at once."""
+        ...

@@ -1,0 +1,207 @@
+"""Settings: one typed list; each has a name, a default, help text and an environment variable.
+
+The environment variable is the field name in upper case (``db_url`` → ``DB_URL``); prefixes group
+them (``DB_``, ``QUEUE_``, ``AI_``, ``APP_``, ``DATA_``, ``JOB_``, ``WORKER_``, ``LOG_``...).
+``docs/configuration.md`` is generated from this list and a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class QueueBackend(StrEnum):
+    DB = "db"
+
+
+class AiProvider(StrEnum):
+    LOCAL = "local"
+
+
+class LogFormat(StrEnum):
+    JSON = "json"
+    TEXT = "text"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        case_sensitive=False, extra="ignore", validate_default=True, frozen=True
+    )
+
+    # --- storage
+    data_dir: Path = Field(
+        default=Path("./data"),
+        description="Directory for the SQLite database, uploaded originals and other local state.",
+    )
+    db_url: str | None = Field(
+        default=None,
+        description=(
+            "SQLAlchemy database URL. Empty means the SQLite file `app.db` inside `DATA_DIR` "
+            "(WAL mode). Example: `sqlite:///./data/app.db`."
+        ),
+    )
+    db_busy_timeout_ms: int = Field(
+        default=5000,
+        ge=0,
+        description="SQLite: how long a writer waits for a lock before failing (milliseconds).",
+    )
+    db_pool_size: int = Field(
+        default=5, ge=1, description="Connections kept open per process (server databases)."
+    )
+    db_pool_timeout_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="How long a request waits for a free connection before answering 503.",
+    )
+
+    # --- HTTP server
+    app_host: str = Field(default="0.0.0.0", description="Address the HTTP server binds to.")  # noqa: S104
+    app_port: int = Field(default=8080, ge=1, le=65535, description="HTTP port.")
+    app_workers: int = Field(
+        default=2,
+        ge=0,
+        description="In-process evaluation workers started by `serve` (0: the API only).",
+    )
+    app_migrate_on_start: bool = Field(
+        default=True, description="`serve` and `worker` apply database migrations on start."
+    )
+
+    # --- input limits
+    max_upload_mb: float = Field(
+        default=10.0, gt=0, description="Largest accepted upload request body, in MiB."
+    )
+    max_document_pages: int = Field(
+        default=200, ge=1, description="Largest accepted PDF, in pages."
+    )
+    max_reference_chars: int = Field(
+        default=50_000,
+        ge=100,
+        description="Longest accepted `job_description`, `study_case_brief` or `scoring_rubric`.",
+    )
+
+    # --- queue and workers
+    queue_backend: QueueBackend = Field(
+        default=QueueBackend.DB,
+        description="Where jobs wait: `db` (the jobs table itself, leased claims).",
+    )
+    job_lease_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="How long a claimed job belongs to its worker before others may reclaim it.",
+    )
+    job_max_attempts: int = Field(
+        default=3,
+        ge=1,
+        description="Attempts per job; after the last one the job fails with its last error code.",
+    )
+    job_retry_base_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        description="First retry delay; each further retry doubles it (with jitter).",
+    )
+    job_retry_max_seconds: float = Field(
+        default=300.0, gt=0, description="Upper bound on one retry delay."
+    )
+    job_timeout_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description=(
+            "Longest one evaluation attempt may run before it counts as a transient failure."
+        ),
+    )
+    worker_poll_interval_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description=(
+            "Idle workers look for work this often; in-process workers are also woken at once "
+            "by new jobs."
+        ),
+    )
+    worker_shutdown_timeout_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="On SIGTERM, how long in-flight jobs may finish before they are released.",
+    )
+
+    # --- evaluation
+    ai_provider: AiProvider = Field(
+        default=AiProvider.LOCAL,
+        description="Which evaluator scores: `local` (offline, deterministic rubric evaluator).",
+    )
+
+    # --- readiness
+    ready_min_free_disk_mb: float = Field(
+        default=100.0,
+        ge=0,
+        description="`/readyz` fails when `DATA_DIR` has less free space than this (MiB).",
+    )
+
+    # --- logging
+    log_level: str = Field(default="INFO", description="Lowest level written to the log.")
+    log_format: LogFormat = Field(
+        default=LogFormat.JSON, description="`json` (one object per line) or `text`."
+    )
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        upper = value.upper()
+        if upper not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return upper
+
+    @property
+    def database_url(self) -> str:
+        if self.db_url:
+            return self.db_url
+        return f"sqlite:///{(self.data_dir / 'app.db').as_posix()}"
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
+
+    def effective(self) -> dict[str, Any]:
+        """Every setting by its environment variable, secrets masked; for `config show`."""
+        shown: dict[str, Any] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                value = "********" if value.get_secret_value() else ""
+            elif name == "db_url":
+                value = mask_url_password(self.database_url)
+            elif isinstance(value, StrEnum):
+                value = value.value
+            elif isinstance(value, Path):
+                value = str(value)
+            shown[name.upper()] = value
+        return shown
+
+
+def mask_url_password(url: str) -> str:
+    """Hide the password part of ``scheme://user:password@host/...``."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    credentials, _, host = rest.rpartition("@")
+    user, colon, _password = credentials.partition(":")
+    return f"{scheme}://{user}{':***' if colon else ''}@{host}"
+
+
+def setting_docs() -> list[tuple[str, str, str]]:
+    """(ENV_VAR, default, help) for every setting, in declaration order."""
+    rows = []
+    for name, field in Settings.model_fields.items():
+        default = field.default
+        if isinstance(default, StrEnum):
+            shown = default.value
+        elif default is None:
+            shown = ""
+        else:
+            shown = str(default)
+        rows.append((name.upper(), shown, field.description or ""))
+    return rows

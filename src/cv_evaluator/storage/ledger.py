@@ -1,0 +1,212 @@
+"""The job ledger: leased claims and fenced writes on the ``jobs`` table.
+
+Every state change is one conditional UPDATE (compare-and-set on status and lease owner), so it is
+correct under any number of concurrent workers and processes without database-specific locking,
+and each write transaction starts with its write: on SQLite that takes the write lock at once
+(honouring the busy timeout) instead of failing to upgrade a read snapshot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from cv_evaluator.domain.jobs import Job, JobStatus
+from cv_evaluator.storage.errors import translated_errors
+from cv_evaluator.storage.rows import row_to_job
+from cv_evaluator.storage.tables import jobs, results
+
+_CANDIDATES_PER_CLAIM = 8
+
+
+def _available(now: datetime) -> Any:
+    """Queued and due, or processing with a lease that ran out (its worker died or stalled)."""
+    return or_(
+        and_(jobs.c.status == JobStatus.QUEUED.value, jobs.c.available_at <= now),
+        and_(jobs.c.status == JobStatus.PROCESSING.value, jobs.c.lease_expires_at < now),
+    )
+
+
+def _held_by(job_id: str, worker_id: str) -> Any:
+    return and_(
+        jobs.c.id == job_id,
+        jobs.c.status == JobStatus.PROCESSING.value,
+        jobs.c.lease_owner == worker_id,
+    )
+
+
+class SqlJobLedger:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def claim_next(self, worker_id: str, now: datetime, lease_until: datetime) -> Job | None:
+        async with translated_errors(), self._engine.connect() as connection:
+            candidates = (
+                await connection.execute(
+                    select(jobs.c.id)
+                    .where(_available(now))
+                    .order_by(jobs.c.available_at, jobs.c.id)
+                    .limit(_CANDIDATES_PER_CLAIM)
+                )
+            ).scalars()
+            candidate_ids = list(candidates)
+            await connection.rollback()
+        for job_id in candidate_ids:
+            job = await self.claim(job_id, worker_id, now, lease_until)
+            if job is not None:
+                return job
+        return None
+
+    async def claim(
+        self, job_id: str, worker_id: str, now: datetime, lease_until: datetime
+    ) -> Job | None:
+        async with translated_errors(), self._engine.begin() as connection:
+            claimed = await connection.execute(
+                update(jobs)
+                .where(jobs.c.id == job_id, _available(now))
+                .values(
+                    status=JobStatus.PROCESSING.value,
+                    lease_owner=worker_id,
+                    lease_expires_at=lease_until,
+                    attempts=jobs.c.attempts + 1,
+                    started_at=func.coalesce(jobs.c.started_at, now),
+                    updated_at=now,
+                )
+            )
+            if claimed.rowcount != 1:
+                return None
+            row = (await connection.execute(select(jobs).where(jobs.c.id == job_id))).one()
+            return row_to_job(row._mapping)
+
+    async def extend_lease(self, job_id: str, worker_id: str, lease_until: datetime) -> bool:
+        async with translated_errors(), self._engine.begin() as connection:
+            extended = await connection.execute(
+                update(jobs).where(_held_by(job_id, worker_id)).values(lease_expires_at=lease_until)
+            )
+            return extended.rowcount == 1
+
+    async def complete(
+        self,
+        job_id: str,
+        worker_id: str,
+        result: Mapping[str, Any],
+        now: datetime,
+        attempt: Mapping[str, Any],
+    ) -> bool:
+        receipt = result.get("receipt", {})
+        async with translated_errors(), self._engine.begin() as connection:
+            finished = await connection.execute(
+                update(jobs)
+                .where(_held_by(job_id, worker_id))
+                .values(
+                    status=JobStatus.COMPLETED.value,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    finished_at=now,
+                    updated_at=now,
+                    error_code=None,
+                    error_message=None,
+                    attempt_log=await self._appended_log(connection, job_id, attempt),
+                )
+            )
+            if finished.rowcount != 1:
+                # The lease was lost (another worker reclaimed the job): store nothing.
+                return False
+            await connection.execute(
+                insert(results).values(
+                    job_id=job_id,
+                    cv_match_rate=result["cv_match_rate"],
+                    project_score=result["project_score"],
+                    evaluator=receipt.get("evaluator", ""),
+                    evaluator_version=receipt.get("evaluator_version", ""),
+                    document=dict(result),
+                    created_at=now,
+                )
+            )
+            return True
+
+    async def fail(
+        self,
+        job_id: str,
+        worker_id: str,
+        code: str,
+        message: str,
+        now: datetime,
+        attempt: Mapping[str, Any],
+    ) -> bool:
+        async with translated_errors(), self._engine.begin() as connection:
+            failed = await connection.execute(
+                update(jobs)
+                .where(_held_by(job_id, worker_id))
+                .values(
+                    status=JobStatus.FAILED.value,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    finished_at=now,
+                    updated_at=now,
+                    error_code=code,
+                    error_message=message,
+                    attempt_log=await self._appended_log(connection, job_id, attempt),
+                )
+            )
+            return failed.rowcount == 1
+
+    async def retry_later(
+        self,
+        job_id: str,
+        worker_id: str,
+        available_at: datetime,
+        now: datetime,
+        attempt: Mapping[str, Any],
+    ) -> bool:
+        async with translated_errors(), self._engine.begin() as connection:
+            requeued = await connection.execute(
+                update(jobs)
+                .where(_held_by(job_id, worker_id))
+                .values(
+                    status=JobStatus.QUEUED.value,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    available_at=available_at,
+                    updated_at=now,
+                    attempt_log=await self._appended_log(connection, job_id, attempt),
+                )
+            )
+            return requeued.rowcount == 1
+
+    async def release(self, job_id: str, worker_id: str, now: datetime) -> bool:
+        async with translated_errors(), self._engine.begin() as connection:
+            released = await connection.execute(
+                update(jobs)
+                .where(_held_by(job_id, worker_id))
+                .values(
+                    status=JobStatus.QUEUED.value,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    # A released job was interrupted, not tried: give the attempt back.
+                    attempts=jobs.c.attempts - 1,
+                    available_at=now,
+                    updated_at=now,
+                )
+            )
+            return released.rowcount == 1
+
+    async def count_by_status(self) -> dict[str, int]:
+        async with translated_errors(), self._engine.connect() as connection:
+            rows = await connection.execute(
+                select(jobs.c.status, func.count()).group_by(jobs.c.status)
+            )
+            counts = {status.value: 0 for status in JobStatus}
+            counts.update({str(row[0]): int(row[1]) for row in rows})
+            return counts
+
+    @staticmethod
+    async def _appended_log(connection: Any, job_id: str, attempt: Mapping[str, Any]) -> Any:
+        current = (
+            await connection.execute(select(jobs.c.attempt_log).where(jobs.c.id == job_id))
+        ).scalar_one_or_none()
+        return [*(current or []), dict(attempt)]

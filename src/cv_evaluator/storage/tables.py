@@ -1,0 +1,87 @@
+"""The schema, declared once; Alembic migrations must produce exactly this (a test checks)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+from cv_evaluator.storage.types import PortableJSON, UtcDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+uploads = Table(
+    "uploads",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("filename", String(255), nullable=False),
+    Column("media_type", String(128), nullable=False),
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("page_count", Integer, nullable=True),
+    Column("text", Text, nullable=False),
+    Column("hidden_text", Text, nullable=False, server_default=""),
+    Column("warnings", PortableJSON, nullable=False),
+    Column("storage_key", String(255), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("cv_id", String(40), ForeignKey("uploads.id"), nullable=False),
+    Column("project_id", String(40), ForeignKey("uploads.id"), nullable=False),
+    Column("job_description", Text, nullable=True),
+    Column("study_case_brief", Text, nullable=True),
+    Column("scoring_rubric", Text, nullable=True),
+    Column("idempotency_key", String(255), nullable=True, unique=True),
+    Column("request_hash", String(64), nullable=True),
+    Column("request_id", String(128), nullable=True),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("max_attempts", Integer, nullable=False),
+    Column("available_at", UtcDateTime, nullable=False),
+    Column("lease_owner", String(128), nullable=True),
+    Column("lease_expires_at", UtcDateTime, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("started_at", UtcDateTime, nullable=True),
+    Column("finished_at", UtcDateTime, nullable=True),
+    Column("error_code", String(64), nullable=True),
+    Column("error_message", Text, nullable=True),
+    Column("attempt_log", PortableJSON, nullable=False),
+    # The claim query looks for due queued jobs and expired leases: both served by these.
+    Index(None, "status", "available_at"),
+    Index(None, "status", "lease_expires_at"),
+)
+
+results = Table(
+    "results",
+    metadata,
+    # One result per job, enforced by the key itself: a duplicate completion cannot store twice.
+    Column("job_id", String(40), ForeignKey("jobs.id"), primary_key=True),
+    Column("cv_match_rate", Float, nullable=False),
+    Column("project_score", Float, nullable=False),
+    Column("evaluator", String(64), nullable=False),
+    Column("evaluator_version", String(32), nullable=False),
+    Column("document", PortableJSON, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)

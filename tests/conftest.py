@@ -1,0 +1,34 @@
+"""Fixtures shared by every test tier."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from cv_evaluator.config import LogFormat, Settings
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    # Tests never read the developer's environment: every value not set here is the default.
+    return Settings(data_dir=tmp_path / "data", log_format=LogFormat.TEXT)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.split("_", 1)[0] in {
+            "DB",
+            "QUEUE",
+            "AI",
+            "APP",
+            "DATA",
+            "JOB",
+            "WORKER",
+            "MAX",
+            "LOG",
+            "READY",
+        }:
+            monkeypatch.delenv(name, raising=False)
