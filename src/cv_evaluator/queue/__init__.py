@@ -1,0 +1,1 @@
+"""Queue adapters: how committed jobs reach workers."""

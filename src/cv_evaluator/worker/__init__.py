@@ -1,0 +1,1 @@
+"""Workers: claim jobs, evaluate them, record the outcome; retries and graceful shutdown."""

@@ -1,0 +1,88 @@
+"""A pool of worker loops in one process, with graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+
+from cv_evaluator.domain.errors import CvEvaluatorError
+from cv_evaluator.domain.ids import IdKind, new_id
+from cv_evaluator.domain.ports import JobSource
+from cv_evaluator.worker.processor import JobProcessor
+
+log = logging.getLogger(__name__)
+
+_ERROR_PAUSE_SECONDS = 1.0
+
+
+def worker_name(index: int) -> str:
+    """Unique across hosts, processes and restarts: a stale lease is never mistaken for ours."""
+    suffix = new_id(IdKind.JOB)[-8:]
+    return f"{socket.gethostname()}:{os.getpid()}:{index}:{suffix}"
+
+
+class WorkerPool:
+    def __init__(
+        self,
+        source: JobSource,
+        processor: JobProcessor,
+        *,
+        concurrency: int,
+        poll_interval: float,
+        shutdown_timeout: float,
+    ) -> None:
+        self._source = source
+        self._processor = processor
+        self._concurrency = concurrency
+        self._poll_interval = poll_interval
+        self._shutdown_timeout = shutdown_timeout
+        self._stopping = asyncio.Event()
+        self._loops: list[asyncio.Task[None]] = []
+        self._busy: set[asyncio.Task[None]] = set()
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._busy)
+
+    def start(self) -> None:
+        for index in range(self._concurrency):
+            self._loops.append(asyncio.create_task(self._loop(worker_name(index))))
+
+    async def _loop(self, worker_id: str) -> None:
+        while not self._stopping.is_set():
+            try:
+                job = await self._source.next_job(worker_id, self._poll_interval)
+            except CvEvaluatorError:
+                log.warning("could not claim work; pausing", exc_info=True)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), _ERROR_PAUSE_SECONDS)
+                continue
+            if job is None:
+                continue
+            task = asyncio.create_task(self._processor.process(job, worker_id))
+            self._busy.add(task)
+            try:
+                await task
+            except asyncio.CancelledError:
+                # Cancelled by stop() after the grace period; the processor released the job.
+                return
+            except Exception:
+                log.exception("job processing crashed; its lease will expire and be reclaimed")
+            finally:
+                self._busy.discard(task)
+
+    async def stop(self) -> None:
+        """Stop claiming; let in-flight jobs finish within the timeout; release the rest."""
+        self._stopping.set()
+        self._source.close()
+        if self._loops:
+            _, pending = await asyncio.wait(self._loops, timeout=self._shutdown_timeout)
+            for task in list(self._busy):
+                task.cancel()
+            for loop in pending:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await loop
+        self._loops.clear()

@@ -1,0 +1,179 @@
+"""Process one claimed job: build the request, evaluate, and record exactly one outcome."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from cv_evaluator.domain.clock import Clock
+from cv_evaluator.domain.errors import CvEvaluatorError, ErrorCode
+from cv_evaluator.domain.evaluation import EvaluationOutcome, EvaluationRequest
+from cv_evaluator.domain.jobs import Job
+from cv_evaluator.domain.ports import Evaluator, JobLedger
+from cv_evaluator.observability.logging import job_id_var, request_id_var
+from cv_evaluator.observability.metrics import ServiceMetrics
+from cv_evaluator.worker.retry import backoff_seconds
+
+log = logging.getLogger(__name__)
+
+RequestLoader = Callable[[Job], Awaitable[EvaluationRequest]]
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessorSettings:
+    lease_seconds: float
+    timeout_seconds: float
+    retry_base_seconds: float
+    retry_max_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Failure:
+    code: str
+    message: str
+    transient: bool
+
+
+def _classify(exc: BaseException) -> _Failure:
+    if isinstance(exc, CvEvaluatorError):
+        return _Failure(exc.code.value, exc.message, exc.transient)
+    if isinstance(exc, TimeoutError):
+        return _Failure(ErrorCode.EVALUATION_TIMEOUT.value, "the evaluation took too long", True)
+    # An unexpected error may be a passing fault; retries are bounded, then the job fails.
+    return _Failure(ErrorCode.INTERNAL.value, f"internal error ({type(exc).__name__})", True)
+
+
+class JobProcessor:
+    def __init__(
+        self,
+        ledger: JobLedger,
+        evaluator: Evaluator,
+        load_request: RequestLoader,
+        clock: Clock,
+        settings: ProcessorSettings,
+        metrics: ServiceMetrics,
+    ) -> None:
+        self._ledger = ledger
+        self._evaluator = evaluator
+        self._load_request = load_request
+        self._clock = clock
+        self._settings = settings
+        self._metrics = metrics
+
+    async def process(self, job: Job, worker_id: str) -> None:
+        request_token = request_id_var.set(job.request_id)
+        job_token = job_id_var.set(job.id)
+        self._metrics.jobs_processing.inc()
+        heartbeat = asyncio.create_task(self._keep_lease(job.id, worker_id))
+        try:
+            await self._run(job, worker_id)
+        except asyncio.CancelledError:
+            # Shutdown ran out of patience: hand the job back for another worker, uncounted.
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._ledger.release(job.id, worker_id, self._clock.now()))
+            log.warning("job released on shutdown", extra={"worker": worker_id})
+            raise
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+            self._metrics.jobs_processing.dec()
+            request_id_var.reset(request_token)
+            job_id_var.reset(job_token)
+
+    async def release_unstarted(self, job: Job, worker_id: str) -> None:
+        await self._ledger.release(job.id, worker_id, self._clock.now())
+
+    async def _keep_lease(self, job_id: str, worker_id: str) -> None:
+        interval = self._settings.lease_seconds / 3
+        while True:
+            await asyncio.sleep(interval)
+            lease_until = self._clock.now() + timedelta(seconds=self._settings.lease_seconds)
+            try:
+                still_held = await self._ledger.extend_lease(job_id, worker_id, lease_until)
+            except CvEvaluatorError:
+                log.warning("could not extend lease; will try again", exc_info=True)
+                continue
+            if not still_held:
+                log.warning("lease lost; the outcome of this attempt will be discarded")
+                return
+
+    async def _run(self, job: Job, worker_id: str) -> None:
+        started = time.perf_counter()
+        started_at = self._clock.now()
+        outcome: EvaluationOutcome | None = None
+        failure: _Failure | None = None
+        try:
+            request = await self._load_request(job)
+            outcome = await asyncio.wait_for(
+                self._evaluator.evaluate(request), self._settings.timeout_seconds
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            failure = _classify(exc)
+            log.log(
+                logging.WARNING if failure.transient else logging.ERROR,
+                "evaluation attempt failed",
+                extra={"code": failure.code, "attempt": job.attempts},
+                exc_info=not isinstance(exc, CvEvaluatorError),
+            )
+        elapsed = time.perf_counter() - started
+        self._metrics.evaluation_duration.labels(evaluator=self._evaluator.name).observe(elapsed)
+        attempt: dict[str, Any] = {
+            "attempt": job.attempts,
+            "worker": worker_id,
+            "started_at": started_at.isoformat(),
+            "duration_ms": round(elapsed * 1000, 3),
+            "outcome": "completed" if failure is None else failure.code,
+        }
+        if outcome is not None:
+            await self._record_success(job, worker_id, outcome, attempt)
+        elif failure is not None:
+            attempt["message"] = failure.message
+            await self._record_failure(job, worker_id, failure, attempt)
+
+    async def _record_success(
+        self, job: Job, worker_id: str, outcome: EvaluationOutcome, attempt: dict[str, Any]
+    ) -> None:
+        document = outcome.as_dict()
+        document["receipt"]["attempts"] = [*job.attempt_log, attempt]
+        stored = await self._ledger.complete(
+            job.id, worker_id, document, self._clock.now(), attempt
+        )
+        if not stored:
+            log.warning("result discarded: the lease was lost before completion")
+            return
+        self._metrics.jobs_completed.inc()
+        self._metrics.cv_match_rate.observe(outcome.cv_match_rate)
+        self._metrics.project_score.observe(outcome.project_score)
+        log.info("job completed", extra={"cv_match_rate": outcome.cv_match_rate})
+
+    async def _record_failure(
+        self, job: Job, worker_id: str, failure: _Failure, attempt: dict[str, Any]
+    ) -> None:
+        now = self._clock.now()
+        if failure.transient and job.attempts < job.max_attempts:
+            delay = backoff_seconds(
+                job.id,
+                job.attempts,
+                base=self._settings.retry_base_seconds,
+                cap=self._settings.retry_max_seconds,
+            )
+            attempt["retry_in_seconds"] = round(delay, 3)
+            if await self._ledger.retry_later(
+                job.id, worker_id, now + timedelta(seconds=delay), now, attempt
+            ):
+                self._metrics.jobs_retried.labels(code=failure.code).inc()
+            return
+        message = failure.message
+        if failure.transient:
+            message = f"{message} (gave up after {job.attempts} attempts)"
+        if await self._ledger.fail(job.id, worker_id, failure.code, message, now, attempt):
+            self._metrics.jobs_failed.labels(code=failure.code).inc()
