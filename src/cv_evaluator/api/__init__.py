@@ -1,0 +1,1 @@
+"""HTTP adapter: the FastAPI application, its routes, middleware and error mapping."""

@@ -1,0 +1,25 @@
+"""What the HTTP layer needs, handed in by the composition root."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from cv_evaluator.observability.metrics import ServiceMetrics
+from cv_evaluator.service.evaluations import EvaluationService
+from cv_evaluator.service.results import ResultService
+from cv_evaluator.service.uploads import UploadService
+
+ReadinessProbe = Callable[[], Awaitable[dict[str, dict[str, Any]]]]
+
+
+@dataclass(frozen=True, slots=True)
+class ApiContext:
+    uploads: UploadService
+    evaluations: EvaluationService
+    results: ResultService
+    metrics: ServiceMetrics
+    readiness: ReadinessProbe
+    max_file_bytes: int
+    max_json_bytes: int

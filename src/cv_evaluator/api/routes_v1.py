@@ -1,0 +1,199 @@
+"""The public evaluation API: upload, evaluate, result."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from pydantic import ValidationError
+from starlette.datastructures import UploadFile
+
+from cv_evaluator.api.context import ApiContext
+from cv_evaluator.api.errors import error_responses
+from cv_evaluator.api.schemas import EvaluateBody, EvaluateResponse, ResultResponse, UploadResponse
+from cv_evaluator.domain.errors import (
+    ErrorCode,
+    InvalidArgument,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
+from cv_evaluator.domain.jobs import EvaluationInputs, JobStatus
+from cv_evaluator.observability.logging import request_id_var
+from cv_evaluator.service.results import JobView
+from cv_evaluator.service.uploads import IncomingFile
+
+router = APIRouter(prefix="/v1", tags=["evaluation"])
+
+_UPLOAD_SCHEMA = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["cv", "project"],
+                "properties": {
+                    "cv": {"type": "string", "format": "binary", "description": "The CV."},
+                    "project": {
+                        "type": "string",
+                        "format": "binary",
+                        "description": "The project report.",
+                    },
+                },
+            }
+        }
+    },
+}
+_EVALUATE_SCHEMA = {
+    "required": True,
+    "content": {"application/json": {"schema": EvaluateBody.model_json_schema()}},
+}
+
+
+def _context(request: Request) -> ApiContext:
+    context: ApiContext = request.app.state.context
+    return context
+
+
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+async def _read_file(form_value: Any, field: str, limit: int) -> IncomingFile:
+    if not isinstance(form_value, UploadFile):
+        raise InvalidArgument(f"multipart field {field!r} must be a file", details={"field": field})
+    data = await form_value.read(limit + 1)
+    if len(data) > limit:
+        raise PayloadTooLarge(
+            f"{field} is larger than the {limit} byte limit",
+            details={"field": field, "limit_bytes": limit},
+        )
+    return IncomingFile(field=field, filename=form_value.filename or "", data=data)
+
+
+@router.post(
+    "/upload",
+    response_model=UploadResponse,
+    summary="Upload a CV and a project report",
+    openapi_extra={"requestBody": _UPLOAD_SCHEMA},
+    responses=error_responses(
+        ErrorCode.INVALID_ARGUMENT,
+        ErrorCode.PAYLOAD_TOO_LARGE,
+        ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+        ErrorCode.UNPROCESSABLE_DOCUMENT,
+        ErrorCode.NO_EXTRACTABLE_TEXT,
+        ErrorCode.UNAVAILABLE,
+    ),
+)
+async def upload(request: Request) -> UploadResponse:
+    context = _context(request)
+    if _media_type(request) != "multipart/form-data":
+        raise UnsupportedMediaType(
+            "send the files as multipart/form-data with fields 'cv' and 'project'",
+            details={"content_type": _media_type(request)},
+        )
+    async with request.form(max_files=2, max_fields=2) as form:
+        missing = [name for name in ("cv", "project") if name not in form]
+        if missing:
+            raise InvalidArgument(
+                "missing multipart field(s): " + ", ".join(missing), details={"missing": missing}
+            )
+        cv = await _read_file(form["cv"], "cv", context.max_file_bytes)
+        project = await _read_file(form["project"], "project", context.max_file_bytes)
+    cv_upload, project_upload = await context.uploads.upload(cv, project)
+    return UploadResponse(cv_id=cv_upload.id, project_id=project_upload.id)
+
+
+@router.post(
+    "/evaluate",
+    response_model=EvaluateResponse,
+    summary="Queue an evaluation",
+    openapi_extra={
+        "requestBody": _EVALUATE_SCHEMA,
+        "parameters": [
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string", "maxLength": 255},
+                "description": "Same key and body: the same job. Same key, other body: 409.",
+            }
+        ],
+    },
+    responses=error_responses(
+        ErrorCode.INVALID_ARGUMENT,
+        ErrorCode.NOT_FOUND,
+        ErrorCode.CONFLICT,
+        ErrorCode.PAYLOAD_TOO_LARGE,
+        ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+        ErrorCode.UNAVAILABLE,
+    ),
+)
+async def evaluate(request: Request) -> EvaluateResponse:
+    context = _context(request)
+    if _media_type(request) != "application/json":
+        raise UnsupportedMediaType(
+            "send the request as application/json", details={"content_type": _media_type(request)}
+        )
+    raw = await request.body()
+    try:
+        body = EvaluateBody.model_validate_json(raw)
+    except ValidationError as exc:
+        problems = [
+            {"field": ".".join(str(p) for p in err["loc"]) or "body", "problem": err["msg"]}
+            for err in exc.errors()
+        ]
+        raise InvalidArgument(
+            "the request body is invalid", details={"problems": problems}
+        ) from None
+    submission = await context.evaluations.submit(
+        EvaluationInputs(
+            cv_id=body.cv_id,
+            project_id=body.project_id,
+            job_description=body.job_description,
+            study_case_brief=body.study_case_brief,
+            scoring_rubric=body.scoring_rubric,
+        ),
+        idempotency_key=request.headers.get("idempotency-key"),
+        request_id=request_id_var.get(),
+    )
+    if submission.created:
+        context.metrics.jobs_enqueued.inc()
+    return EvaluateResponse(id=submission.job.id, status=submission.job.status.value)
+
+
+def _result_body(view: JobView) -> dict[str, Any]:
+    job = view.job
+    body = ResultResponse(
+        id=job.id,
+        status=job.status.value,
+        created_at=job.created_at,
+        updated_at=job.updated_at,
+        attempts=job.attempts,
+    ).model_dump(mode="json", exclude_none=True)
+    if job.status is JobStatus.COMPLETED and view.result is not None:
+        body["result"] = view.result
+    if job.status is JobStatus.FAILED:
+        body["error"] = {"code": job.error_code, "message": job.error_message}
+    return body
+
+
+@router.get(
+    "/result/{job_id}",
+    response_model=ResultResponse,
+    summary="Read the status and result of an evaluation",
+    responses={
+        304: {"description": "Not modified: the If-None-Match ETag is current."},
+        **error_responses(ErrorCode.NOT_FOUND, ErrorCode.UNAVAILABLE),
+    },
+)
+async def result(job_id: str, request: Request) -> Response:
+    view = await _context(request).results.get(job_id)
+    payload = json.dumps(_result_body(view), separators=(",", ":"), ensure_ascii=False).encode()
+    etag = '"' + hashlib.sha256(payload).hexdigest()[:32] + '"'
+    headers = {"ETag": etag, "Cache-Control": "no-cache"}
+    if_none_match = request.headers.get("if-none-match", "")
+    if etag in {tag.strip() for tag in if_none_match.split(",")} or if_none_match.strip() == "*":
+        return Response(status_code=304, headers=headers)
+    return Response(payload, media_type="application/json", headers=headers)

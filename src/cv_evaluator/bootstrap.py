@@ -1,0 +1,210 @@
+"""The one composition root: builds every adapter from settings and wires the use cases.
+
+Building a runtime opens nothing; connections open on first use and close in ``Runtime.close``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from alembic.runtime.migration import MigrationContext
+from fastapi import FastAPI
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from cv_evaluator.api.app import create_app
+from cv_evaluator.api.context import ApiContext
+from cv_evaluator.config import Settings
+from cv_evaluator.domain.clock import Clock, SystemClock
+from cv_evaluator.domain.errors import CvEvaluatorError
+from cv_evaluator.domain.ports import Evaluator
+from cv_evaluator.evaluation.local import LocalEvaluator
+from cv_evaluator.evaluation.rubric import default_rubric, load_rubric
+from cv_evaluator.ingest import DocumentReader
+from cv_evaluator.observability.metrics import ServiceMetrics
+from cv_evaluator.queue.db import DbJobQueue
+from cv_evaluator.service.evaluations import EvaluationService
+from cv_evaluator.service.requests import JobRequestLoader
+from cv_evaluator.service.results import ResultService
+from cv_evaluator.service.uploads import UploadService
+from cv_evaluator.storage.blobs import FileBlobStore
+from cv_evaluator.storage.engine import make_async_engine
+from cv_evaluator.storage.ledger import SqlJobLedger
+from cv_evaluator.storage.migrate import head_revision
+from cv_evaluator.storage.unit_of_work import SqlUnitOfWorkFactory
+from cv_evaluator.worker.pool import WorkerPool
+from cv_evaluator.worker.processor import JobProcessor, ProcessorSettings
+
+_JSON_BODY_LIMIT_FACTOR = 4  # UTF-8 and JSON escaping can make a character up to ~4 bytes
+
+
+def build_evaluator(settings: Settings) -> Evaluator:
+    return LocalEvaluator()
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    clock: Clock
+    engine: AsyncEngine
+    metrics: ServiceMetrics
+    uow: SqlUnitOfWorkFactory
+    ledger: SqlJobLedger
+    queue: DbJobQueue
+    evaluator: Evaluator
+    uploads: UploadService
+    evaluations: EvaluationService
+    results: ResultService
+    processor: JobProcessor
+    pools: list[WorkerPool] = field(default_factory=list)
+
+    def worker_pool(self, concurrency: int) -> WorkerPool:
+        pool = WorkerPool(
+            self.queue,
+            self.processor,
+            concurrency=concurrency,
+            poll_interval=self.settings.worker_poll_interval_seconds,
+            shutdown_timeout=self.settings.worker_shutdown_timeout_seconds,
+        )
+        self.pools.append(pool)
+        return pool
+
+    async def readiness(self) -> dict[str, dict[str, Any]]:
+        database = await self._check_database()
+        checks: dict[str, dict[str, Any]] = {"database": database}
+        if database["ok"]:
+            counts = await self.ledger.count_by_status()
+            checks["queue"] = {
+                "ok": True,
+                "backend": self.settings.queue_backend.value,
+                "queued": counts.get("queued", 0),
+                "processing": counts.get("processing", 0),
+            }
+        else:
+            checks["queue"] = {
+                "ok": False,
+                "backend": self.settings.queue_backend.value,
+                "reason": "the database queue needs the database",
+            }
+        checks["evaluator"] = self._check_evaluator()
+        checks["disk"] = self._check_disk()
+        return checks
+
+    async def _check_database(self) -> dict[str, Any]:
+        try:
+            async with asyncio.timeout(self.settings.db_pool_timeout_seconds):
+                async with self.engine.connect() as connection:
+                    await connection.execute(text("SELECT 1"))
+                    current = await connection.run_sync(
+                        lambda sync: MigrationContext.configure(sync).get_current_revision()
+                    )
+        except Exception as exc:
+            return {"ok": False, "reason": f"unreachable ({type(exc).__name__})"}
+        head = head_revision()
+        if current != head:
+            return {"ok": False, "reason": "not migrated", "revision": current, "expected": head}
+        return {"ok": True, "revision": current}
+
+    def _check_evaluator(self) -> dict[str, Any]:
+        try:
+            default_rubric()
+        except CvEvaluatorError as exc:
+            return {"ok": False, "reason": exc.message}
+        return {"ok": True, "name": self.evaluator.name, "version": self.evaluator.version}
+
+    def _check_disk(self) -> dict[str, Any]:
+        data_dir = self.settings.data_dir
+        data_dir.mkdir(parents=True, exist_ok=True)
+        free_mb = shutil.disk_usage(data_dir).free / (1024 * 1024)
+        needed = self.settings.ready_min_free_disk_mb
+        return {"ok": free_mb >= needed, "free_mb": round(free_mb, 1), "min_free_mb": needed}
+
+    def api_context(self) -> ApiContext:
+        return ApiContext(
+            uploads=self.uploads,
+            evaluations=self.evaluations,
+            results=self.results,
+            metrics=self.metrics,
+            readiness=self.readiness,
+            max_file_bytes=self.settings.max_upload_bytes,
+            max_json_bytes=self.settings.max_reference_chars * 3 * _JSON_BODY_LIMIT_FACTOR + 4096,
+        )
+
+    async def close(self) -> None:
+        for pool in self.pools:
+            await pool.stop()
+        self.pools.clear()
+        await self.engine.dispose()
+
+
+def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
+    clock = clock or SystemClock()
+    engine = make_async_engine(
+        settings.database_url,
+        busy_timeout_ms=settings.db_busy_timeout_ms,
+        pool_size=settings.db_pool_size,
+        pool_timeout=settings.db_pool_timeout_seconds,
+    )
+    metrics = ServiceMetrics()
+    uow = SqlUnitOfWorkFactory(engine)
+    ledger = SqlJobLedger(engine)
+    queue = DbJobQueue(ledger, clock, lease_seconds=settings.job_lease_seconds)
+    evaluator = build_evaluator(settings)
+    blobs = FileBlobStore(settings.data_dir / "uploads")
+    processor = JobProcessor(
+        ledger,
+        evaluator,
+        JobRequestLoader(uow),
+        clock,
+        ProcessorSettings(
+            lease_seconds=settings.job_lease_seconds,
+            timeout_seconds=settings.job_timeout_seconds,
+            retry_base_seconds=settings.job_retry_base_seconds,
+            retry_max_seconds=settings.job_retry_max_seconds,
+        ),
+        metrics,
+    )
+    return Runtime(
+        settings=settings,
+        clock=clock,
+        engine=engine,
+        metrics=metrics,
+        uow=uow,
+        ledger=ledger,
+        queue=queue,
+        evaluator=evaluator,
+        uploads=UploadService(
+            uow, blobs, DocumentReader(max_pages=settings.max_document_pages), clock
+        ),
+        evaluations=EvaluationService(
+            uow,
+            queue,
+            clock,
+            rubric_loader=load_rubric,
+            max_reference_chars=settings.max_reference_chars,
+            max_attempts=settings.job_max_attempts,
+        ),
+        results=ResultService(uow),
+        processor=processor,
+    )
+
+
+def build_app(runtime: Runtime, *, workers: int | None = None) -> FastAPI:
+    """The HTTP app; its lifespan starts ``workers`` in-process workers and closes the runtime."""
+    concurrency = runtime.settings.app_workers if workers is None else workers
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if concurrency > 0:
+            runtime.worker_pool(concurrency).start()
+        try:
+            yield
+        finally:
+            await runtime.close()
+
+    return create_app(runtime.api_context(), lifespan=lifespan)

@@ -1,0 +1,251 @@
+"""The ``cv-evaluator`` command."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from cv_evaluator import __version__
+from cv_evaluator.config import Settings, setting_docs
+from cv_evaluator.domain.errors import CvEvaluatorError
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        lines = [f"  {'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()]
+        raise click.ClickException("invalid configuration:\n" + "\n".join(lines)) from None
+
+
+def _migrate(settings: Settings) -> str:
+    from cv_evaluator.storage.migrate import upgrade
+
+    return upgrade(settings.database_url)
+
+
+@click.group()
+@click.version_option(__version__, prog_name="cv-evaluator")
+def main() -> None:
+    """AI CV Evaluator: evaluate CVs and project reports against a job description and rubric."""
+
+
+@main.command()
+def migrate() -> None:
+    """Create or upgrade the database schema."""
+    settings = _settings()
+    revision = _migrate(settings)
+    click.echo(f"database at revision {revision}")
+
+
+def _graceful_server_class() -> type[Any]:
+    import uvicorn
+
+    class GracefulServer(uvicorn.Server):
+        """Exits 0 after a signal-initiated graceful shutdown.
+
+        uvicorn re-raises the captured signal once it has shut down, so the process would die by
+        SIGTERM even when every in-flight job finished cleanly; supervisors would read that as a
+        crash. Here the signal only starts the shutdown.
+        """
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            previous = {
+                sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)
+            }
+            try:
+                yield
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+
+    return GracefulServer
+
+
+@main.command()
+@click.option("--host", default=None, help="Bind address (default: APP_HOST).")
+@click.option("--port", type=int, default=None, help="Port (default: APP_PORT).")
+@click.option(
+    "--workers", type=int, default=None, help="In-process workers (default: APP_WORKERS)."
+)
+@click.option("--no-migrate", is_flag=True, help="Do not apply migrations on start.")
+def serve(host: str | None, port: int | None, workers: int | None, no_migrate: bool) -> None:
+    """Serve the HTTP API with in-process evaluation workers."""
+    import uvicorn
+
+    from cv_evaluator.bootstrap import build_app, build_runtime
+    from cv_evaluator.observability.logging import configure_logging
+
+    settings = _settings()
+    configure_logging(settings.log_level, settings.log_format.value)
+    if settings.app_migrate_on_start and not no_migrate:
+        _migrate(settings)
+    app = build_app(build_runtime(settings), workers=workers)
+    config = uvicorn.Config(
+        app,
+        host=host or settings.app_host,
+        port=port or settings.app_port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=int(settings.worker_shutdown_timeout_seconds) + 5,
+    )
+    _graceful_server_class()(config).run()
+
+
+@main.command()
+@click.option("--concurrency", type=int, default=None, help="Jobs at once (default: APP_WORKERS).")
+@click.option("--no-migrate", is_flag=True, help="Do not apply migrations on start.")
+def worker(concurrency: int | None, no_migrate: bool) -> None:
+    """Run evaluation workers only (any number of processes against the same database)."""
+    from cv_evaluator.bootstrap import build_runtime
+    from cv_evaluator.observability.logging import configure_logging
+
+    settings = _settings()
+    configure_logging(settings.log_level, settings.log_format.value)
+    if settings.app_migrate_on_start and not no_migrate:
+        _migrate(settings)
+    count = concurrency if concurrency is not None else max(1, settings.app_workers)
+
+    async def run() -> None:
+        runtime = build_runtime(settings)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        runtime.worker_pool(count).start()
+        click.echo(f"worker started with {count} concurrent job(s)", err=True)
+        await stop.wait()
+        click.echo("stopping: finishing in-flight jobs", err=True)
+        await runtime.close()
+
+    asyncio.run(run())
+
+
+@main.group()
+def config() -> None:
+    """Inspect the configuration."""
+
+
+@config.command("show")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def config_show(as_json: bool) -> None:
+    """Print the effective configuration, secrets masked."""
+    effective = _settings().effective()
+    if as_json:
+        click.echo(json.dumps(effective, indent=2, default=str))
+        return
+    table = Table("setting", "value", title="Effective configuration")
+    for name, value in effective.items():
+        table.add_row(name, "" if value is None else str(value))
+    Console().print(table)
+
+
+@config.command("docs")
+def config_docs() -> None:
+    """Print the settings reference as Markdown (the source of docs/configuration.md)."""
+    click.echo(render_settings_markdown())
+
+
+def render_settings_markdown() -> str:
+    lines = [
+        "| Variable | Default | Meaning |",
+        "|---|---|---|",
+    ]
+    for env, default, help_text in setting_docs():
+        shown = f"`{default}`" if default else "(empty)"
+        lines.append(f"| `{env}` | {shown} | {help_text} |")
+    return "\n".join(lines)
+
+
+def _read_text_file(path: Path | None) -> str | None:
+    return None if path is None else path.read_text(encoding="utf-8")
+
+
+@main.command()
+@click.argument("cv", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("project", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--job-description", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--brief", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--rubric", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def evaluate(
+    cv: Path,
+    project: Path,
+    job_description: Path | None,
+    brief: Path | None,
+    rubric: Path | None,
+    as_json: bool,
+) -> None:
+    """Evaluate a CV and a project report here, without a server, and print the result."""
+    from cv_evaluator.bootstrap import build_evaluator
+    from cv_evaluator.domain.jobs import EvaluationInputs
+    from cv_evaluator.ingest import DocumentReader
+    from cv_evaluator.service.requests import build_request, document_from
+
+    settings = _settings()
+    reader = DocumentReader(max_pages=settings.max_document_pages)
+    try:
+        cv_doc = document_from(reader.read(cv.read_bytes(), cv.name))
+        project_doc = document_from(reader.read(project.read_bytes(), project.name))
+        request = build_request(
+            cv_doc,
+            project_doc,
+            EvaluationInputs(
+                cv_id="",
+                project_id="",
+                job_description=_read_text_file(job_description),
+                study_case_brief=_read_text_file(brief),
+                scoring_rubric=_read_text_file(rubric),
+            ),
+        )
+        outcome = asyncio.run(build_evaluator(settings).evaluate(request))
+    except CvEvaluatorError as exc:
+        click.echo(f"error {exc.code.value}: {exc.message}", err=True)
+        sys.exit(2)
+    result = outcome.as_dict()
+    if as_json:
+        click.echo(json.dumps(result, indent=2, ensure_ascii=False))
+        return
+    _print_result(result)
+
+
+def _print_result(result: dict[str, Any]) -> None:
+    console = Console()
+    console.print(
+        f"[bold]CV match rate[/bold] {result['cv_match_rate']:.2f}    "
+        f"[bold]Project score[/bold] {result['project_score']:.1f}/10"
+    )
+    table = Table("group", "parameter", "score", "weight", "rationale", title="Breakdown")
+    for item in result["breakdown"]:
+        table.add_row(
+            item["group"],
+            item["label"],
+            f"{item['score']}/5",
+            f"{item['weight']:.0%}",
+            item["rationale"],
+        )
+    console.print(table)
+    for flag in result["flags"]:
+        console.print(
+            f"[yellow]flag[/yellow] {flag['code']} ({flag['document']}): {flag['message']}"
+        )
+    console.print(f"\n[bold]CV feedback[/bold]\n{result['cv_feedback']}")
+    console.print(f"\n[bold]Project feedback[/bold]\n{result['project_feedback']}")
+    console.print(f"\n[bold]Summary[/bold]\n{result['overall_summary']}")
+    receipt = result["receipt"]
+    console.print(
+        f"\n[dim]evaluator {receipt['evaluator']} {receipt['evaluator_version']}, "
+        f"rubric {receipt['rubric']['sha256'][:12]}[/dim]"
+    )
