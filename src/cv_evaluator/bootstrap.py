@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cv_evaluator.api.app import create_app
 from cv_evaluator.api.context import ApiContext
+from cv_evaluator.api.result_cache import CompletedResultCache
 from cv_evaluator.config import Settings
 from cv_evaluator.domain.clock import Clock, SystemClock
 from cv_evaluator.domain.errors import CvEvaluatorError
@@ -133,6 +134,7 @@ class Runtime:
             readiness=self.readiness,
             max_file_bytes=self.settings.max_upload_bytes,
             max_json_bytes=self.settings.max_reference_chars * 3 * _JSON_BODY_LIMIT_FACTOR + 4096,
+            result_cache=CompletedResultCache(self.settings.app_result_cache_size),
         )
 
     async def close(self) -> None:

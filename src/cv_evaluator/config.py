@@ -67,6 +67,14 @@ class Settings(BaseSettings):
         ge=0,
         description="In-process evaluation workers started by `serve` (0: the API only).",
     )
+    app_result_cache_size: int = Field(
+        default=1024,
+        ge=0,
+        description=(
+            "Rendered results of completed jobs kept in memory per API process (0 turns it off); "
+            "a completed result never changes, so this only saves database reads."
+        ),
+    )
     app_migrate_on_start: bool = Field(
         default=True, description="`serve` and `worker` apply database migrations on start."
     )

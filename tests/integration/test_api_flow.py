@@ -120,6 +120,18 @@ async def test_result_etag_and_304(client: httpx.AsyncClient) -> None:
     assert stale.status_code == 200 and stale.json() == first.json()
 
 
+async def test_only_completed_results_are_cached(client: httpx.AsyncClient) -> None:
+    ids = await upload_texts(client)
+    job = (await client.post("/v1/evaluate", json=ids)).json()
+    before = await client.get(f"/v1/result/{job['id']}")
+    done = await wait_for_terminal(client, job["id"])
+    # The first read saw a non-terminal state; it must not have been kept.
+    assert before.json()["status"] in {"queued", "processing", "completed"}
+    assert done["status"] == "completed"
+    again = await client.get(f"/v1/result/{job['id']}")
+    assert again.json() == done
+
+
 async def test_reading_a_result_never_changes_the_job(
     client: httpx.AsyncClient, runtime: Runtime
 ) -> None:

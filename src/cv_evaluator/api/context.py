@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from cv_evaluator.api.result_cache import CompletedResultCache
 from cv_evaluator.observability.metrics import ServiceMetrics
 from cv_evaluator.service.evaluations import EvaluationService
 from cv_evaluator.service.results import ResultService
@@ -23,3 +24,4 @@ class ApiContext:
     readiness: ReadinessProbe
     max_file_bytes: int
     max_json_bytes: int
+    result_cache: CompletedResultCache

@@ -12,6 +12,7 @@ from starlette.datastructures import UploadFile
 
 from cv_evaluator.api.context import ApiContext
 from cv_evaluator.api.errors import error_responses
+from cv_evaluator.api.result_cache import RenderedResult
 from cv_evaluator.api.schemas import EvaluateBody, EvaluateResponse, ResultResponse, UploadResponse
 from cv_evaluator.domain.errors import (
     ErrorCode,
@@ -189,11 +190,18 @@ def _result_body(view: JobView) -> dict[str, Any]:
     },
 )
 async def result(job_id: str, request: Request) -> Response:
-    view = await _context(request).results.get(job_id)
-    payload = json.dumps(_result_body(view), separators=(",", ":"), ensure_ascii=False).encode()
-    etag = '"' + hashlib.sha256(payload).hexdigest()[:32] + '"'
-    headers = {"ETag": etag, "Cache-Control": "no-cache"}
+    context = _context(request)
+    rendered = context.result_cache.get(job_id)
+    if rendered is None:
+        view = await context.results.get(job_id)
+        body = _result_body(view)
+        payload = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+        rendered = RenderedResult(payload, '"' + hashlib.sha256(payload).hexdigest()[:32] + '"')
+        if view.job.status is JobStatus.COMPLETED:
+            context.result_cache.put(job_id, rendered)
+    headers = {"ETag": rendered.etag, "Cache-Control": "no-cache"}
     if_none_match = request.headers.get("if-none-match", "")
-    if etag in {tag.strip() for tag in if_none_match.split(",")} or if_none_match.strip() == "*":
+    offered = {tag.strip() for tag in if_none_match.split(",")}
+    if rendered.etag in offered or "*" in offered:
         return Response(status_code=304, headers=headers)
-    return Response(payload, media_type="application/json", headers=headers)
+    return Response(rendered.body, media_type="application/json", headers=headers)
