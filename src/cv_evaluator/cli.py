@@ -124,6 +124,7 @@ def worker(concurrency: int | None, no_migrate: bool) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        await runtime.warm_up()
         runtime.worker_pool(count).start()
         click.echo(f"worker started with {count} concurrent job(s)", err=True)
         await stop.wait()

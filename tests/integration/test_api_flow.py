@@ -7,9 +7,11 @@ import pytest
 import yaml
 
 from cv_evaluator.bootstrap import Runtime
+from cv_evaluator.domain.errors import EvaluationFailed
 from cv_evaluator.evaluation.rubric import default_rubric_text
 from tests.integration.api_helpers import upload_texts, wait_for_terminal
 from tests.support.documents import SAMPLE_CV_TEXT, make_docx, make_pdf
+from tests.support.fakes import ScriptedEvaluator
 
 CORE_FIELDS = (
     "cv_match_rate",
@@ -147,6 +149,7 @@ async def test_health_readiness_metrics_and_openapi(client: httpx.AsyncClient) -
     ready = await client.get("/readyz")
     assert ready.status_code == 200
     assert set(ready.json()["checks"]) == {"database", "queue", "evaluator", "disk"}
+    assert ready.json()["checks"]["evaluator"]["self_test_ms"] > 0
     ids = await upload_texts(client)
     job = (await client.post("/v1/evaluate", json=ids)).json()
     await wait_for_terminal(client, job["id"])
@@ -189,3 +192,11 @@ async def test_readiness_fails_without_migrations(
     ready = await settings_unmigrated_client.get("/readyz")
     assert ready.status_code == 503
     assert ready.json()["checks"]["database"]["reason"] == "not migrated"
+
+
+async def test_readiness_fails_when_the_evaluator_self_test_fails(runtime: Runtime) -> None:
+    runtime.evaluator = ScriptedEvaluator([EvaluationFailed("model returned nonsense")])
+    await runtime.warm_up()
+    checks = await runtime.readiness()
+    assert checks["evaluator"]["ok"] is False
+    assert "EvaluationFailed" in checks["evaluator"]["reason"]
