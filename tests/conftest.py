@@ -13,7 +13,8 @@ from cv_evaluator.config import LogFormat, Settings
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     # Tests never read the developer's environment: every value not set here is the default.
-    return Settings(data_dir=tmp_path / "data", log_format=LogFormat.TEXT)
+    # Scoring in a thread keeps most tests fast; the process pool has tests of its own.
+    return Settings(data_dir=tmp_path / "data", log_format=LogFormat.TEXT, ai_local_processes=0)
 
 
 @pytest.fixture(autouse=True)

@@ -42,6 +42,7 @@ from cv_evaluator.storage.engine import make_async_engine
 from cv_evaluator.storage.ledger import SqlJobLedger
 from cv_evaluator.storage.migrate import head_revision
 from cv_evaluator.storage.unit_of_work import SqlUnitOfWorkFactory
+from cv_evaluator.worker.offload import ProcessPoolEvaluator
 from cv_evaluator.worker.pool import WorkerPool
 from cv_evaluator.worker.processor import JobProcessor, ProcessorSettings
 
@@ -49,6 +50,8 @@ _JSON_BODY_LIMIT_FACTOR = 4  # UTF-8 and JSON escaping can make a character up t
 
 
 def build_evaluator(settings: Settings) -> Evaluator:
+    if settings.ai_local_processes > 0:
+        return ProcessPoolEvaluator(settings.ai_local_processes)
     return LocalEvaluator()
 
 
@@ -179,6 +182,8 @@ class Runtime:
         for pool in self.pools:
             await pool.stop()
         self.pools.clear()
+        if isinstance(self.evaluator, ProcessPoolEvaluator):
+            await asyncio.to_thread(self.evaluator.close)
         await self.engine.dispose()
 
 

@@ -190,8 +190,8 @@ def evaluate(
     as_json: bool,
 ) -> None:
     """Evaluate a CV and a project report here, without a server, and print the result."""
-    from cv_evaluator.bootstrap import build_evaluator
     from cv_evaluator.domain.jobs import EvaluationInputs
+    from cv_evaluator.evaluation.local import LocalEvaluator
     from cv_evaluator.ingest import DocumentReader
     from cv_evaluator.service.requests import build_request, document_from
 
@@ -211,7 +211,7 @@ def evaluate(
                 scoring_rubric=_read_text_file(rubric),
             ),
         )
-        outcome = asyncio.run(build_evaluator(settings).evaluate(request))
+        outcome = LocalEvaluator().evaluate_sync(request)
     except CvEvaluatorError as exc:
         click.echo(f"error {exc.code.value}: {exc.message}", err=True)
         sys.exit(2)

@@ -142,6 +142,15 @@ class Settings(BaseSettings):
         description="Which evaluator scores: `local` (offline, deterministic rubric evaluator).",
     )
 
+    ai_local_processes: int = Field(
+        default=2,
+        ge=0,
+        description=(
+            "Processes that run the local evaluator's CPU-bound scoring, so it never competes "
+            "with the API for the interpreter lock; 0 scores in a thread of the serving process."
+        ),
+    )
+
     # --- readiness
     ready_min_free_disk_mb: float = Field(
         default=100.0,
