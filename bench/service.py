@@ -36,6 +36,8 @@ import httpx
 from tests.support.documents import SAMPLE_CV_TEXT, SAMPLE_PROJECT_TEXT
 from tests.support.processes import CLI, ServeProcess
 
+Caller = Callable[[httpx.AsyncClient], Awaitable[int]]
+
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
@@ -203,14 +205,15 @@ async def measure_throughput(base_url: str, clients: int, requests: int) -> list
         return (await c.get(f"/v1/result/{job_id}", headers={"If-None-Match": etag})).status_code
 
     figures = []
-    for name, call, count in (
+    posts: list[tuple[str, Caller, int]] = [
         ("POST /v1/upload", upload, requests // 4),
         ("POST /v1/evaluate", evaluate, requests // 2),
-    ):
-        figures.append(await run_load(name, clients, count, call, base_url))
+    ]
+    for name, post, count in posts:
+        figures.append(await run_load(name, clients, count, post, base_url))
         await wait_for_drain(base_url)
     url = f"{base_url}/v1/result/{job_id}"
-    gets: list[tuple[str, Callable[[httpx.AsyncClient], Awaitable[int]], dict[str, str]]] = [
+    gets: list[tuple[str, Caller, dict[str, str]]] = [
         ("GET /v1/result/{id} (200)", result, {}),
         ("GET /v1/result/{id} (304)", result_304, {"If-None-Match": etag}),
     ]

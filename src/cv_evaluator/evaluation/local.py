@@ -1,0 +1,162 @@
+"""The local rubric evaluator: offline, deterministic, evidence for every score.
+
+Path of one evaluation: prepare the candidate documents (segment, type sections, take out
+manipulation) → build the reference corpus from the documents this job uses (chunk + BM25) →
+score every rubric parameter with its scorer (retrieval + coverage + evidence) → overall figures
+through the domain's rubric arithmetic → feedback and summary from the evidence → receipt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+from cv_evaluator.domain.errors import EvaluationFailed
+from cv_evaluator.domain.evaluation import (
+    EvaluationOutcome,
+    EvaluationRequest,
+    Flag,
+    ParameterScore,
+    Receipt,
+    RetrievedChunk,
+    RubricGroup,
+)
+from cv_evaluator.evaluation.documents import prepare
+from cv_evaluator.evaluation.feedback import group_feedback, overall_summary
+from cv_evaluator.evaluation.lexicon import lexicon
+from cv_evaluator.evaluation.requirements import build_corpus
+from cv_evaluator.evaluation.scorers import scorer_for
+from cv_evaluator.evaluation.scoring import ParameterResult, ScoreContext
+
+__all__ = ["EVALUATOR_NAME", "EVALUATOR_VERSION", "LocalEvaluator"]
+
+EVALUATOR_NAME = "local-rubric"
+# Bump whenever a change can move a score: receipts name the version that produced them.
+EVALUATOR_VERSION = "1.1.0"
+PATH = ("prepare", "retrieve", "score", "feedback")
+
+
+class LocalEvaluator:
+    """Satisfies ``cv_evaluator.domain.ports.Evaluator``.
+
+    ``timer`` is injectable so tests can make the receipt's duration (the only figure that
+    depends on the machine) fixed, and compare whole outcomes byte for byte.
+    """
+
+    def __init__(self, *, timer: Callable[[], float] = time.perf_counter) -> None:
+        self._timer = timer
+
+    @property
+    def name(self) -> str:
+        return EVALUATOR_NAME
+
+    @property
+    def version(self) -> str:
+        return EVALUATOR_VERSION
+
+    async def evaluate(self, request: EvaluationRequest) -> EvaluationOutcome:
+        # CPU-bound: keep the event loop free for the API and other jobs.
+        return await asyncio.to_thread(self.evaluate_sync, request)
+
+    def evaluate_sync(self, request: EvaluationRequest) -> EvaluationOutcome:
+        started = self._timer()
+        try:
+            return self._evaluate(request, started)
+        except (KeyError, ValueError, IndexError, ZeroDivisionError) as exc:
+            # A bug or an input nobody anticipated: fail the job with a stable code, not a
+            # traceback in the worker, and never with an invented score.
+            raise EvaluationFailed(
+                "the local evaluator could not score this input",
+                details={"error": type(exc).__name__, "evaluator_version": EVALUATOR_VERSION},
+            ) from exc
+
+    def _evaluate(self, request: EvaluationRequest, started: float) -> EvaluationOutcome:
+        rubric = request.rubric
+        cv = prepare(request.cv, "cv")
+        project = prepare(request.project, "project")
+        corpus = build_corpus(request.job_description, request.study_case_brief, rubric)
+        ctx = ScoreContext(request, rubric, corpus, cv, project)
+
+        breakdown: list[ParameterScore] = []
+        chunks: list[RetrievedChunk] = []
+        scorers: dict[str, str] = {}
+        values: dict[str, float] = {}
+        details: dict[str, Any] = {}
+        for param in rubric.parameters:
+            scorer_name, scorer = scorer_for(param.key)
+            result: ParameterResult = scorer(ctx, param)
+            score = result.score
+            if not rubric.scale_min <= score <= rubric.scale_max:
+                raise EvaluationFailed(
+                    f"scorer {scorer_name} returned {score} for {param.key}, outside the scale",
+                    details={"parameter": param.key, "score": score},
+                )
+            breakdown.append(
+                ParameterScore(
+                    key=param.key,
+                    label=param.label,
+                    group=param.group,
+                    score=score,
+                    weight=param.weight,
+                    rationale=result.rationale,
+                    evidence=result.evidence,
+                    missing=result.missing,
+                )
+            )
+            chunks.extend(result.chunks(param))
+            scorers[param.key] = scorer_name
+            values[param.key] = result.value
+            if result.details:
+                details[param.key] = dict(result.details)
+
+        raw = {item.key: item.score for item in breakdown}
+        cv_match_rate = rubric.cv_match_rate(raw)
+        project_score = rubric.project_score(raw)
+        cv_scores = [item for item in breakdown if item.group is RubricGroup.CV]
+        project_scores = [item for item in breakdown if item.group is RubricGroup.PROJECT]
+        flags: tuple[Flag, ...] = cv.flags + project.flags
+
+        receipt = Receipt(
+            evaluator=EVALUATOR_NAME,
+            evaluator_version=EVALUATOR_VERSION,
+            rubric_name=rubric.name,
+            rubric_version=rubric.version,
+            rubric_hash=rubric.content_hash,
+            reference_hashes={
+                "job_description": request.job_description.sha256,
+                "study_case_brief": request.study_case_brief.sha256,
+                "skills_lexicon": lexicon().version,
+            },
+            raw_scores=raw,
+            retrieved_chunks=tuple(chunks),
+            path=PATH,
+            duration_ms=(self._timer() - started) * 1000.0,
+            details={
+                "scorers": scorers,
+                "values": values,
+                "parameters": details,
+                "reference_sources": {
+                    "job_description": request.job_description.source,
+                    "study_case_brief": request.study_case_brief.source,
+                },
+                "excluded_spans": {
+                    "cv": [[ex.start, ex.end, ex.reason] for ex in cv.exclusions],
+                    "project": [[ex.start, ex.end, ex.reason] for ex in project.exclusions],
+                },
+                "language": {"cv": cv.language, "project": project.language},
+            },
+        )
+        return EvaluationOutcome(
+            cv_match_rate=cv_match_rate,
+            cv_feedback=group_feedback(cv_scores, "CV"),
+            project_score=project_score,
+            project_feedback=group_feedback(project_scores, "project report"),
+            overall_summary=overall_summary(
+                cv_match_rate, project_score, cv_scores, project_scores, flags
+            ),
+            breakdown=tuple(breakdown),
+            flags=flags,
+            receipt=receipt,
+        )
