@@ -8,6 +8,7 @@ import json
 import signal
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -210,6 +211,7 @@ def evaluate(
                 study_case_brief=_read_text_file(brief),
                 scoring_rubric=_read_text_file(rubric),
             ),
+            as_of=datetime.now(UTC).date(),
         )
         outcome = LocalEvaluator().evaluate_sync(request)
     except CvEvaluatorError as exc:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from enum import StrEnum
 from typing import Any
 
@@ -49,18 +50,20 @@ class Rubric:
                 return param
         raise KeyError(key)
 
-    def _weighted_mean(self, params: Sequence[RubricParameter], scores: Mapping[str, int]) -> float:
+    def _weighted_mean(
+        self, params: Sequence[RubricParameter], scores: Mapping[str, float]
+    ) -> float:
         for param in params:
             score = scores[param.key]
             if not self.scale_min <= score <= self.scale_max:
                 raise ValueError(f"score {score} for {param.key} is outside the rubric scale")
         return sum(param.weight * scores[param.key] for param in params)
 
-    def cv_match_rate(self, scores: Mapping[str, int]) -> float:
+    def cv_match_rate(self, scores: Mapping[str, float]) -> float:
         """Weighted average of the CV parameters divided by the top of the scale: in (0, 1]."""
         return round(self._weighted_mean(self.cv, scores) / self.scale_max, 4)
 
-    def project_score(self, scores: Mapping[str, int]) -> float:
+    def project_score(self, scores: Mapping[str, float]) -> float:
         """Weighted average of the project parameters times 2: a 1–5 scale read as 2–10."""
         return round(self._weighted_mean(self.project, scores) * 10 / self.scale_max, 2)
 
@@ -90,6 +93,9 @@ class EvaluationRequest:
     job_description: ReferenceDocument
     study_case_brief: ReferenceDocument
     rubric: Rubric
+    # What "present" and "now" in the documents mean: the day the evaluation was requested, so
+    # a retry or a re-run of the same job reads the same dates the same way. None: unknown.
+    as_of: date | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +103,8 @@ class ParameterScore:
     key: str
     label: str
     group: RubricGroup
-    score: int
+    # On the rubric's scale; an evaluator may use steps finer than whole levels (e.g. 3.5).
+    score: float
     weight: float
     rationale: str
     evidence: tuple[str, ...] = ()
@@ -162,7 +169,7 @@ class Receipt:
     rubric_version: str
     rubric_hash: str
     reference_hashes: Mapping[str, str]
-    raw_scores: Mapping[str, int]
+    raw_scores: Mapping[str, float]
     retrieved_chunks: tuple[RetrievedChunk, ...] = ()
     path: tuple[str, ...] = ()
     provider: str | None = None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from cv_evaluator.domain.documents import ExtractedDocument, Upload
 from cv_evaluator.domain.errors import ErrorCode, EvaluationFailed
 from cv_evaluator.domain.evaluation import CandidateDocument, EvaluationRequest
@@ -34,7 +36,10 @@ def candidate(upload: Upload) -> CandidateDocument:
 
 
 def build_request(
-    cv: CandidateDocument, project: CandidateDocument, inputs: EvaluationInputs
+    cv: CandidateDocument,
+    project: CandidateDocument,
+    inputs: EvaluationInputs,
+    as_of: date | None = None,
 ) -> EvaluationRequest:
     """A document sent with the request always wins over the shipped default."""
     job_description = (
@@ -58,6 +63,7 @@ def build_request(
         job_description=job_description,
         study_case_brief=brief,
         rubric=rubric,
+        as_of=as_of,
     )
 
 
@@ -76,4 +82,6 @@ class JobRequestLoader:
                 "an uploaded document of this job no longer exists",
                 code=ErrorCode.DOCUMENT_MISSING,
             )
-        return build_request(candidate(cv), candidate(project), job.inputs)
+        return build_request(
+            candidate(cv), candidate(project), job.inputs, as_of=job.created_at.date()
+        )
