@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check lint typecheck contracts unit integration acceptance format bench lock clean
+.PHONY: run test check lint typecheck contracts services unit integration acceptance format bench lock clean install
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,16 +33,20 @@ contracts: $(STAMP)
 
 check: lint typecheck contracts
 
-test: check
+test: check services
 	$(BIN)/pytest
+
+# The engines the suites start for real (a throwaway PostgreSQL per test session).
+services:
+	scripts/ensure-test-services
 
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit
 
-integration: $(STAMP)
+integration: $(STAMP) services
 	$(BIN)/pytest tests/integration
 
-acceptance: $(STAMP)
+acceptance: $(STAMP) services
 	$(BIN)/pytest tests/acceptance
 
 format: $(STAMP)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from cv_evaluator.config import LogFormat, Settings
+from tests.support.backends import Databases, session_databases
 
 
 @pytest.fixture
@@ -33,3 +35,9 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
             "READY",
         }:
             monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="session")
+def databases() -> Iterator[Databases]:
+    """Fresh databases per test; a throwaway PostgreSQL starts the first time one is asked for."""
+    yield from session_databases()

@@ -33,12 +33,13 @@ from cv_evaluator.evaluation.rubric import default_rubric, load_rubric
 from cv_evaluator.ingest import DocumentReader
 from cv_evaluator.observability.metrics import ServiceMetrics
 from cv_evaluator.queue.db import DbJobQueue
+from cv_evaluator.queue.pg_notify import PgJobNotifications
 from cv_evaluator.service.evaluations import EvaluationService
 from cv_evaluator.service.requests import JobRequestLoader
 from cv_evaluator.service.results import ResultService
 from cv_evaluator.service.uploads import UploadService
 from cv_evaluator.storage.blobs import FileBlobStore
-from cv_evaluator.storage.engine import make_async_engine
+from cv_evaluator.storage.engine import is_sqlite, make_async_engine
 from cv_evaluator.storage.ledger import SqlJobLedger
 from cv_evaluator.storage.migrate import head_revision
 from cv_evaluator.storage.unit_of_work import SqlUnitOfWorkFactory
@@ -69,12 +70,15 @@ class Runtime:
     evaluations: EvaluationService
     results: ResultService
     processor: JobProcessor
+    notifications: PgJobNotifications | None = None
     pools: list[WorkerPool] = field(default_factory=list)
     self_test: dict[str, Any] = field(
         default_factory=lambda: {"ok": True, "self_test": "not run in this process"}
     )
 
     def worker_pool(self, concurrency: int) -> WorkerPool:
+        if self.notifications is not None:
+            self.notifications.start()
         pool = WorkerPool(
             self.queue,
             self.processor,
@@ -182,6 +186,8 @@ class Runtime:
         for pool in self.pools:
             await pool.stop()
         self.pools.clear()
+        if self.notifications is not None:
+            await self.notifications.stop()
         if isinstance(self.evaluator, ProcessPoolEvaluator):
             await asyncio.to_thread(self.evaluator.close)
         await self.engine.dispose()
@@ -198,7 +204,15 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
     metrics = ServiceMetrics()
     uow = SqlUnitOfWorkFactory(engine)
     ledger = SqlJobLedger(engine)
-    queue = DbJobQueue(ledger, clock, lease_seconds=settings.job_lease_seconds)
+    notifications: PgJobNotifications | None = None
+    if not is_sqlite(settings.database_url):
+        notifications = PgJobNotifications(settings.database_url, lambda: queue.wake())
+    queue = DbJobQueue(
+        ledger,
+        clock,
+        lease_seconds=settings.job_lease_seconds,
+        broadcast=notifications.send if notifications is not None else None,
+    )
     evaluator = build_evaluator(settings)
     blobs = FileBlobStore(settings.data_dir / "uploads")
     processor = JobProcessor(
@@ -236,6 +250,7 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
         ),
         results=ResultService(uow),
         processor=processor,
+        notifications=notifications,
     )
 
 

@@ -41,8 +41,8 @@ class Settings(BaseSettings):
     db_url: str | None = Field(
         default=None,
         description=(
-            "SQLAlchemy database URL. Empty means the SQLite file `app.db` inside `DATA_DIR` "
-            "(WAL mode). Example: `sqlite:///./data/app.db`."
+            "Database URL. Empty means the SQLite file `app.db` inside `DATA_DIR` (WAL mode). "
+            "For PostgreSQL: `postgresql+psycopg://user:password@host:5432/app`."
         ),
     )
     db_busy_timeout_ms: int = Field(
@@ -51,12 +51,17 @@ class Settings(BaseSettings):
         description="SQLite: how long a writer waits for a lock before failing (milliseconds).",
     )
     db_pool_size: int = Field(
-        default=5, ge=1, description="Connections kept open per process (server databases)."
+        default=5,
+        ge=1,
+        description="PostgreSQL: connections per process, at most (the pool never grows past it).",
     )
     db_pool_timeout_seconds: float = Field(
         default=5.0,
         gt=0,
-        description="How long a request waits for a free connection before answering 503.",
+        description=(
+            "PostgreSQL: how long a request waits to get or open a connection before it "
+            "answers 503 UNAVAILABLE."
+        ),
     )
 
     # --- HTTP server

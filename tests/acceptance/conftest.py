@@ -8,13 +8,18 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.backends import BACKENDS, Databases
 from tests.support.processes import CLI, CliProcess, ServeProcess
 
 
-@pytest.fixture
-def service_env(tmp_path: Path) -> dict[str, str]:
+@pytest.fixture(params=BACKENDS)
+def service_env(
+    request: pytest.FixtureRequest, tmp_path: Path, databases: Databases
+) -> dict[str, str]:
+    data_dir = tmp_path / "data"
     return {
-        "DATA_DIR": str(tmp_path / "data"),
+        "DATA_DIR": str(data_dir),
+        "DB_URL": databases.migrated_url(request.param, data_dir),
         "LOG_FORMAT": "json",
         "WORKER_POLL_INTERVAL_SECONDS": "0.2",
     }

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import signal
-import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy import text
 
+from cv_evaluator.storage.engine import make_sync_engine
 from tests.support.documents import SAMPLE_CV_TEXT, SAMPLE_PROJECT_TEXT, make_docx, make_pdf
 from tests.support.processes import CliProcess, ServeProcess, sigterm_and_wait, wait_until
 
@@ -40,9 +41,14 @@ def wait_for_status(base_url: str, job_id: str, status: str, timeout: float) -> 
     wait_until(lambda: status_of(base_url, job_id) == status, timeout, f"{job_id} to be {status}")
 
 
-def db_rows(env: dict[str, str], sql: str) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(Path(env["DATA_DIR"]) / "app.db") as connection:
-        return list(connection.execute(sql))
+def db_rows(env: dict[str, str], sql: str, **params: Any) -> list[tuple[Any, ...]]:
+    engine = make_sync_engine(env["DB_URL"])
+    try:
+        with engine.begin() as connection:
+            result = connection.execute(text(sql), params)
+            return [tuple(row) for row in result] if result.returns_rows else []
+    finally:
+        engine.dispose()
 
 
 def test_serve_evaluates_pdf_docx_and_txt(migrated: dict[str, str], spawn: Spawn) -> None:
@@ -134,18 +140,19 @@ def test_a_job_left_mid_work_by_a_dead_worker_completes_exactly_once(
     job_id = evaluate(api.base_url, ids)
     # Exactly what a worker killed mid-job leaves behind: a claimed row whose lease runs out.
     now = datetime.now(UTC).replace(tzinfo=None)
-    with sqlite3.connect(Path(migrated["DATA_DIR"]) / "app.db") as connection:
-        connection.execute(
-            "UPDATE jobs SET status='processing', attempts=1, lease_owner='killed-worker', "
-            "lease_expires_at=? WHERE id=?",
-            ((now + timedelta(seconds=1)).isoformat(sep=" "), job_id),
-        )
+    db_rows(
+        migrated,
+        "UPDATE jobs SET status='processing', attempts=1, lease_owner='killed-worker', "
+        "lease_expires_at=:until WHERE id=:id",
+        until=now + timedelta(seconds=1),
+        id=job_id,
+    )
     assert status_of(api.base_url, job_id) == "processing"
     spawn("worker", migrated, "--concurrency", "1")
     wait_until(lambda: status_of(api.base_url, job_id) == "completed", 30, "the reclaimed job")
     result = httpx.get(f"{api.base_url}/v1/result/{job_id}").json()
     assert result["attempts"] == 2
-    assert db_rows(migrated, f"SELECT COUNT(*) FROM results WHERE job_id='{job_id}'") == [(1,)]
+    assert db_rows(migrated, "SELECT COUNT(*) FROM results WHERE job_id=:id", id=job_id) == [(1,)]
 
 
 def test_cli_evaluate_prints_a_table_and_json(tmp_path: Path, service_env: dict[str, str]) -> None:

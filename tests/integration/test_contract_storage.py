@@ -6,11 +6,11 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from cv_evaluator.config import Settings
 from cv_evaluator.domain.documents import DocumentKind
 from cv_evaluator.domain.errors import Conflict
 from cv_evaluator.domain.jobs import Job, JobStatus
@@ -19,6 +19,7 @@ from cv_evaluator.storage.engine import make_async_engine
 from cv_evaluator.storage.ledger import SqlJobLedger
 from cv_evaluator.storage.migrate import upgrade
 from cv_evaluator.storage.unit_of_work import SqlUnitOfWorkFactory
+from tests.support.backends import BACKENDS, Databases
 from tests.support.builders import T0, make_job, make_upload
 from tests.support.fakes import InMemoryDatabase, InMemoryJobLedger, InMemoryUnitOfWorkFactory
 
@@ -32,14 +33,17 @@ class Store:
     ledger: JobLedger
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-async def store(request: pytest.FixtureRequest, settings: Settings) -> AsyncIterator[Store]:
+@pytest.fixture(params=["memory", *BACKENDS])
+async def store(
+    request: pytest.FixtureRequest, tmp_path: Path, databases: Databases
+) -> AsyncIterator[Store]:
     if request.param == "memory":
         db = InMemoryDatabase()
         yield Store(InMemoryUnitOfWorkFactory(db), InMemoryJobLedger(db))
         return
-    upgrade(settings.database_url)
-    engine = make_async_engine(settings.database_url)
+    url = databases.migrated_url(request.param, tmp_path)
+    upgrade(url)
+    engine = make_async_engine(url)
     try:
         yield Store(SqlUnitOfWorkFactory(engine), SqlJobLedger(engine))
     finally:

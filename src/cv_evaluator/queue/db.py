@@ -1,13 +1,15 @@
 """The embedded queue: the ``jobs`` table itself, with leased claims.
 
-Workers in the same process are woken the moment a job is published; workers in other processes
-find it on their next poll (``WORKER_POLL_INTERVAL_SECONDS``).
+Workers in the same process are woken the moment a job is published. Workers in other processes
+are woken by ``broadcast`` where the database offers it (PostgreSQL NOTIFY), and otherwise find the
+job on their next poll (``WORKER_POLL_INTERVAL_SECONDS``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from cv_evaluator.domain.clock import Clock
@@ -16,8 +18,16 @@ from cv_evaluator.domain.ports import JobLedger
 
 
 class DbJobQueue:
-    def __init__(self, ledger: JobLedger, clock: Clock, *, lease_seconds: float) -> None:
+    def __init__(
+        self,
+        ledger: JobLedger,
+        clock: Clock,
+        *,
+        lease_seconds: float,
+        broadcast: Callable[[str], Awaitable[None]] | None = None,
+    ) -> None:
         self._ledger = ledger
+        self._broadcast = broadcast
         self._clock = clock
         self._lease = timedelta(seconds=lease_seconds)
         # Replaced on every publish: a waiter holding the old event sees it set, so a publish
@@ -29,12 +39,18 @@ class DbJobQueue:
         self._closed = True
         self._wake()
 
+    def wake(self) -> None:
+        """Wake this process's idle workers (e.g. on a notification from another process)."""
+        self._wake()
+
     def _wake(self) -> None:
         event, self._wakeup = self._wakeup, asyncio.Event()
         event.set()
 
     async def publish(self, job_id: str) -> None:
         self._wake()
+        if self._broadcast is not None:
+            await self._broadcast(job_id)
 
     async def next_job(self, worker_id: str, timeout: float) -> Job | None:
         loop = asyncio.get_running_loop()

@@ -1,9 +1,10 @@
 """The job ledger: leased claims and fenced writes on the ``jobs`` table.
 
 Every state change is one conditional UPDATE (compare-and-set on status and lease owner), so it is
-correct under any number of concurrent workers and processes without database-specific locking,
-and each write transaction starts with its write: on SQLite that takes the write lock at once
-(honouring the busy timeout) instead of failing to upgrade a read snapshot.
+correct under any number of concurrent workers and processes. Each write transaction starts with
+its write: on SQLite that takes the write lock at once (honouring the busy timeout) instead of
+failing to upgrade a read snapshot; on PostgreSQL the claim picks its row with
+``FOR UPDATE SKIP LOCKED``, so workers never queue behind each other's locks.
 """
 
 from __future__ import annotations
@@ -19,8 +20,6 @@ from cv_evaluator.domain.jobs import Job, JobStatus
 from cv_evaluator.storage.errors import translated_errors
 from cv_evaluator.storage.rows import row_to_job
 from cv_evaluator.storage.tables import jobs, results
-
-_CANDIDATES_PER_CLAIM = 8
 
 
 def _available(now: datetime) -> Any:
@@ -44,43 +43,44 @@ class SqlJobLedger:
         self._engine = engine
 
     async def claim_next(self, worker_id: str, now: datetime, lease_until: datetime) -> Job | None:
-        async with translated_errors(), self._engine.connect() as connection:
-            candidates = (
-                await connection.execute(
-                    select(jobs.c.id)
-                    .where(_available(now))
-                    .order_by(jobs.c.available_at, jobs.c.id)
-                    .limit(_CANDIDATES_PER_CLAIM)
-                )
-            ).scalars()
-            candidate_ids = list(candidates)
-            await connection.rollback()
-        for job_id in candidate_ids:
-            job = await self.claim(job_id, worker_id, now, lease_until)
-            if job is not None:
-                return job
-        return None
+        # One statement: pick the oldest available row and take it. On PostgreSQL the pick skips
+        # rows other workers hold locked, so concurrent claims never wait on each other; SQLite
+        # has a single writer, and the repeated condition keeps the take a compare-and-set.
+        oldest = (
+            select(jobs.c.id)
+            .where(_available(now))
+            .order_by(jobs.c.available_at, jobs.c.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
+        return await self._take(jobs.c.id == oldest, worker_id, now, lease_until)
 
     async def claim(
         self, job_id: str, worker_id: str, now: datetime, lease_until: datetime
     ) -> Job | None:
+        return await self._take(jobs.c.id == job_id, worker_id, now, lease_until)
+
+    async def _take(
+        self, which: Any, worker_id: str, now: datetime, lease_until: datetime
+    ) -> Job | None:
         async with translated_errors(), self._engine.begin() as connection:
-            claimed = await connection.execute(
-                update(jobs)
-                .where(jobs.c.id == job_id, _available(now))
-                .values(
-                    status=JobStatus.PROCESSING.value,
-                    lease_owner=worker_id,
-                    lease_expires_at=lease_until,
-                    attempts=jobs.c.attempts + 1,
-                    started_at=func.coalesce(jobs.c.started_at, now),
-                    updated_at=now,
+            row = (
+                await connection.execute(
+                    update(jobs)
+                    .where(which, _available(now))
+                    .values(
+                        status=JobStatus.PROCESSING.value,
+                        lease_owner=worker_id,
+                        lease_expires_at=lease_until,
+                        attempts=jobs.c.attempts + 1,
+                        started_at=func.coalesce(jobs.c.started_at, now),
+                        updated_at=now,
+                    )
+                    .returning(*jobs.c)
                 )
-            )
-            if claimed.rowcount != 1:
-                return None
-            row = (await connection.execute(select(jobs).where(jobs.c.id == job_id))).one()
-            return row_to_job(row._mapping)
+            ).first()
+            return None if row is None else row_to_job(row._mapping)
 
     async def extend_lease(self, job_id: str, worker_id: str, lease_until: datetime) -> bool:
         async with translated_errors(), self._engine.begin() as connection:

@@ -55,8 +55,8 @@ class WorkerPool:
         while not self._stopping.is_set():
             try:
                 job = await self._source.next_job(worker_id, self._poll_interval)
-            except CvEvaluatorError:
-                log.warning("could not claim work; pausing", exc_info=True)
+            except CvEvaluatorError as exc:
+                log.warning("could not claim work; pausing", extra={"code": exc.code.value})
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), _ERROR_PAUSE_SECONDS)
                 continue

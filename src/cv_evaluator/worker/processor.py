@@ -133,11 +133,19 @@ class JobProcessor:
             "duration_ms": round(elapsed * 1000, 3),
             "outcome": "completed" if failure is None else failure.code,
         }
-        if outcome is not None:
-            await self._record_success(job, worker_id, outcome, attempt)
-        elif failure is not None:
-            attempt["message"] = failure.message
-            await self._record_failure(job, worker_id, failure, attempt)
+        try:
+            if outcome is not None:
+                await self._record_success(job, worker_id, outcome, attempt)
+            elif failure is not None:
+                attempt["message"] = failure.message
+                await self._record_failure(job, worker_id, failure, attempt)
+        except CvEvaluatorError as exc:
+            # The database is away: nothing was recorded, and the job is still ours only until
+            # the lease runs out; then any worker takes it again. Nothing is lost.
+            log.warning(
+                "could not record the outcome; the job will be retried after its lease",
+                extra={"code": exc.code.value},
+            )
 
     async def _record_success(
         self, job: Job, worker_id: str, outcome: EvaluationOutcome, attempt: dict[str, Any]

@@ -6,7 +6,7 @@ import pytest
 
 from cv_evaluator.domain.clock import ManualClock
 from cv_evaluator.domain.documents import DocumentKind
-from cv_evaluator.domain.errors import ErrorCode, EvaluationFailed
+from cv_evaluator.domain.errors import ErrorCode, EvaluationFailed, Unavailable
 from cv_evaluator.domain.jobs import JobStatus
 from cv_evaluator.observability.metrics import ServiceMetrics
 from cv_evaluator.service.requests import JobRequestLoader
@@ -162,3 +162,33 @@ async def test_scripted_evaluator_fake_scores_from_the_request(attempts: int) ->
     await harness.run_once()
     raw = harness.uow.db.results[harness.job.id]["receipt"]["raw_scores"]
     assert raw["technical_skills"] == 1 + (attempts + 0) % 5
+
+
+class UnreachableLedger(InMemoryJobLedger):
+    """The database went away after the claim: every write fails as the real adapter would."""
+
+    async def complete(self, *args: object, **kwargs: object) -> bool:
+        raise Unavailable("the database is unavailable")
+
+
+async def test_an_outcome_that_cannot_be_recorded_leaves_the_job_to_its_lease() -> None:
+    harness = Harness(ScriptedEvaluator())
+    harness.ledger = UnreachableLedger(harness.uow.db)
+    harness.processor = JobProcessor(
+        harness.ledger,
+        harness.evaluator,
+        JobRequestLoader(harness.uow),
+        harness.clock,
+        SETTINGS,
+        harness.metrics,
+    )
+    await harness.run_once()  # must not raise
+    job = harness.uow.db.jobs[harness.job.id]
+    assert job.status is JobStatus.PROCESSING and job.lease_owner == "w"
+    harness.clock.advance(31)
+    assert (
+        await InMemoryJobLedger(harness.uow.db).claim_next(
+            "w2", harness.clock.now(), harness.clock.now()
+        )
+        is not None
+    )
