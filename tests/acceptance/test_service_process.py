@@ -204,3 +204,34 @@ def test_config_show_masks_secrets(service_env: dict[str, str]) -> None:
     )
     assert "hunter2" not in shown.stdout
     assert '"DB_URL": "postgresql://app:***@db:5432/app"' in shown.stdout
+
+
+def test_several_worker_processes_never_claim_a_job_twice(
+    migrated: dict[str, str], spawn: Spawn
+) -> None:
+    api = spawn("serve", {**migrated, "APP_WORKERS": "0"})
+    assert isinstance(api, ServeProcess)
+    api.wait_healthy()
+    ids = upload(
+        api.base_url,
+        ("cv.txt", SAMPLE_CV_TEXT.encode()),
+        ("p.txt", SAMPLE_PROJECT_TEXT.encode()),
+    )
+    for _ in range(3):
+        spawn("worker", migrated, "--concurrency", "2")
+    job_ids = [evaluate(api.base_url, ids) for _ in range(60)]
+    for job_id in job_ids:
+        wait_for_status(api.base_url, job_id, "completed", 60)
+    assert db_rows(migrated, "SELECT COUNT(*), COUNT(DISTINCT job_id) FROM results") == [(60, 60)]
+    # Exactly one attempt each: no job was ever taken by two workers.
+    assert db_rows(migrated, "SELECT COUNT(*) FROM jobs WHERE attempts <> 1") == [(0,)]
+    workers = {_worker_of(row[0]) for row in db_rows(migrated, "SELECT document FROM results")}
+    assert len(workers) >= 2, "the work was not shared between processes"
+
+
+def _worker_of(document: Any) -> str:
+    import json
+
+    parsed = json.loads(document) if isinstance(document, str) else document
+    worker: str = parsed["receipt"]["attempts"][0]["worker"]
+    return worker.split(":")[1]  # host:pid:slot:suffix → the process id
