@@ -51,6 +51,15 @@ def db_rows(env: dict[str, str], sql: str, **params: Any) -> list[tuple[Any, ...
         engine.dispose()
 
 
+def serve_with_sample(spawn: Spawn, env: dict[str, str]) -> tuple[ServeProcess, dict[str, str]]:
+    """A healthy ``serve`` process and the ids of the sample CV and report uploaded to it."""
+    serve = spawn("serve", env)
+    assert isinstance(serve, ServeProcess)
+    serve.wait_healthy()
+    sample = (("cv.txt", SAMPLE_CV_TEXT.encode()), ("p.txt", SAMPLE_PROJECT_TEXT.encode()))
+    return serve, upload(serve.base_url, *sample)
+
+
 def test_serve_evaluates_pdf_docx_and_txt(migrated: dict[str, str], spawn: Spawn) -> None:
     serve = spawn("serve", migrated)
     assert isinstance(serve, ServeProcess)
@@ -83,12 +92,7 @@ def test_serve_evaluates_pdf_docx_and_txt(migrated: dict[str, str], spawn: Spawn
 def test_sigterm_drains_gracefully_and_nothing_is_lost(
     migrated: dict[str, str], spawn: Spawn
 ) -> None:
-    serve = spawn("serve", {**migrated, "APP_WORKERS": "1"})
-    assert isinstance(serve, ServeProcess)
-    serve.wait_healthy()
-    ids = upload(
-        serve.base_url, ("cv.txt", SAMPLE_CV_TEXT.encode()), ("p.txt", SAMPLE_PROJECT_TEXT.encode())
-    )
+    serve, ids = serve_with_sample(spawn, {**migrated, "APP_WORKERS": "1"})
     job_ids = [evaluate(serve.base_url, ids) for _ in range(20)]
     assert sigterm_and_wait(serve, 60) == 0
     assert "Traceback" not in serve.log()
@@ -108,13 +112,8 @@ def test_sigterm_drains_gracefully_and_nothing_is_lost(
 def test_a_killed_worker_loses_nothing_and_duplicates_nothing(
     migrated: dict[str, str], spawn: Spawn
 ) -> None:
-    api = spawn("serve", {**migrated, "APP_WORKERS": "0"})
-    assert isinstance(api, ServeProcess)
-    api.wait_healthy()
+    api, ids = serve_with_sample(spawn, {**migrated, "APP_WORKERS": "0"})
     env = {**migrated, "JOB_LEASE_SECONDS": "2"}
-    ids = upload(
-        api.base_url, ("cv.txt", SAMPLE_CV_TEXT.encode()), ("p.txt", SAMPLE_PROJECT_TEXT.encode())
-    )
     job_ids = [evaluate(api.base_url, ids) for _ in range(40)]
     worker = spawn("worker", env, "--concurrency", "2")
     wait_until(
@@ -131,12 +130,7 @@ def test_a_killed_worker_loses_nothing_and_duplicates_nothing(
 def test_a_job_left_mid_work_by_a_dead_worker_completes_exactly_once(
     migrated: dict[str, str], spawn: Spawn
 ) -> None:
-    api = spawn("serve", {**migrated, "APP_WORKERS": "0"})
-    assert isinstance(api, ServeProcess)
-    api.wait_healthy()
-    ids = upload(
-        api.base_url, ("cv.txt", SAMPLE_CV_TEXT.encode()), ("p.txt", SAMPLE_PROJECT_TEXT.encode())
-    )
+    api, ids = serve_with_sample(spawn, {**migrated, "APP_WORKERS": "0"})
     job_id = evaluate(api.base_url, ids)
     # Exactly what a worker killed mid-job leaves behind: a claimed row whose lease runs out.
     now = datetime.now(UTC).replace(tzinfo=None)
@@ -209,14 +203,7 @@ def test_config_show_masks_secrets(service_env: dict[str, str]) -> None:
 def test_several_worker_processes_never_claim_a_job_twice(
     migrated: dict[str, str], spawn: Spawn
 ) -> None:
-    api = spawn("serve", {**migrated, "APP_WORKERS": "0"})
-    assert isinstance(api, ServeProcess)
-    api.wait_healthy()
-    ids = upload(
-        api.base_url,
-        ("cv.txt", SAMPLE_CV_TEXT.encode()),
-        ("p.txt", SAMPLE_PROJECT_TEXT.encode()),
-    )
+    api, ids = serve_with_sample(spawn, {**migrated, "APP_WORKERS": "0"})
     for _ in range(3):
         spawn("worker", migrated, "--concurrency", "2")
     job_ids = [evaluate(api.base_url, ids) for _ in range(60)]

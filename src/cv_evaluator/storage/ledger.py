@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, func, insert, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from cv_evaluator.domain.jobs import Job, JobStatus
 from cv_evaluator.storage.errors import translated_errors
@@ -99,21 +99,18 @@ class SqlJobLedger:
     ) -> bool:
         receipt = result.get("receipt", {})
         async with translated_errors(), self._engine.begin() as connection:
-            finished = await connection.execute(
-                update(jobs)
-                .where(_held_by(job_id, worker_id))
-                .values(
-                    status=JobStatus.COMPLETED.value,
-                    lease_owner=None,
-                    lease_expires_at=None,
-                    finished_at=now,
-                    updated_at=now,
-                    error_code=None,
-                    error_message=None,
-                    attempt_log=await self._appended_log(connection, job_id, attempt),
-                )
+            finished = await self._hand_back(
+                connection,
+                job_id,
+                worker_id,
+                attempt,
+                status=JobStatus.COMPLETED.value,
+                finished_at=now,
+                updated_at=now,
+                error_code=None,
+                error_message=None,
             )
-            if finished.rowcount != 1:
+            if not finished:
                 # The lease was lost (another worker reclaimed the job): store nothing.
                 return False
             await connection.execute(
@@ -139,21 +136,17 @@ class SqlJobLedger:
         attempt: Mapping[str, Any],
     ) -> bool:
         async with translated_errors(), self._engine.begin() as connection:
-            failed = await connection.execute(
-                update(jobs)
-                .where(_held_by(job_id, worker_id))
-                .values(
-                    status=JobStatus.FAILED.value,
-                    lease_owner=None,
-                    lease_expires_at=None,
-                    finished_at=now,
-                    updated_at=now,
-                    error_code=code,
-                    error_message=message,
-                    attempt_log=await self._appended_log(connection, job_id, attempt),
-                )
+            return await self._hand_back(
+                connection,
+                job_id,
+                worker_id,
+                attempt,
+                status=JobStatus.FAILED.value,
+                finished_at=now,
+                updated_at=now,
+                error_code=code,
+                error_message=message,
             )
-            return failed.rowcount == 1
 
     async def retry_later(
         self,
@@ -164,36 +157,47 @@ class SqlJobLedger:
         attempt: Mapping[str, Any],
     ) -> bool:
         async with translated_errors(), self._engine.begin() as connection:
-            requeued = await connection.execute(
-                update(jobs)
-                .where(_held_by(job_id, worker_id))
-                .values(
-                    status=JobStatus.QUEUED.value,
-                    lease_owner=None,
-                    lease_expires_at=None,
-                    available_at=available_at,
-                    updated_at=now,
-                    attempt_log=await self._appended_log(connection, job_id, attempt),
-                )
+            return await self._hand_back(
+                connection,
+                job_id,
+                worker_id,
+                attempt,
+                status=JobStatus.QUEUED.value,
+                available_at=available_at,
+                updated_at=now,
             )
-            return requeued.rowcount == 1
 
     async def release(self, job_id: str, worker_id: str, now: datetime) -> bool:
         async with translated_errors(), self._engine.begin() as connection:
-            released = await connection.execute(
-                update(jobs)
-                .where(_held_by(job_id, worker_id))
-                .values(
-                    status=JobStatus.QUEUED.value,
-                    lease_owner=None,
-                    lease_expires_at=None,
-                    # A released job was interrupted, not tried: give the attempt back.
-                    attempts=jobs.c.attempts - 1,
-                    available_at=now,
-                    updated_at=now,
-                )
+            return await self._hand_back(
+                connection,
+                job_id,
+                worker_id,
+                None,
+                status=JobStatus.QUEUED.value,
+                # A released job was interrupted, not tried: give the attempt back.
+                attempts=jobs.c.attempts - 1,
+                available_at=now,
+                updated_at=now,
             )
-            return released.rowcount == 1
+
+    async def _hand_back(
+        self,
+        connection: AsyncConnection,
+        job_id: str,
+        worker_id: str,
+        attempt: Mapping[str, Any] | None,
+        **values: Any,
+    ) -> bool:
+        """End this worker's lease with ``values``, recording ``attempt``; False if not held."""
+        if attempt is not None:
+            values["attempt_log"] = await self._appended_log(connection, job_id, attempt)
+        changed = await connection.execute(
+            update(jobs)
+            .where(_held_by(job_id, worker_id))
+            .values(lease_owner=None, lease_expires_at=None, **values)
+        )
+        return changed.rowcount == 1
 
     async def count_by_status(self) -> dict[str, int]:
         async with translated_errors(), self._engine.connect() as connection:
@@ -205,7 +209,9 @@ class SqlJobLedger:
             return counts
 
     @staticmethod
-    async def _appended_log(connection: Any, job_id: str, attempt: Mapping[str, Any]) -> Any:
+    async def _appended_log(
+        connection: AsyncConnection, job_id: str, attempt: Mapping[str, Any]
+    ) -> Any:
         current = (
             await connection.execute(select(jobs.c.attempt_log).where(jobs.c.id == job_id))
         ).scalar_one_or_none()
