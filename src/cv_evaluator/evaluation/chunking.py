@@ -102,7 +102,9 @@ def _heading(line: str) -> tuple[str, int] | None:
     if _SECTION_WORDS.match(bare):
         return bare, 2
     words = bare.split()
-    if 1 <= len(words) <= 4 and bare.isupper() and any(ch.isalpha() for ch in bare):
+    # "1. ASP.NET" or "- AWS" is a list item naming an acronym, not a shouted heading
+    listed = _BULLET.match(line) is not None
+    if 1 <= len(words) <= 4 and bare.isupper() and any(ch.isalpha() for ch in bare) and not listed:
         return bare, 2
     return None
 

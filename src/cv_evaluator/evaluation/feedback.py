@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from cv_evaluator.domain.evaluation import Flag, ParameterScore
+from cv_evaluator.evaluation.scoring import guidance_level
 
 __all__ = ["group_feedback", "overall_summary", "recommendation"]
 
@@ -40,8 +41,11 @@ def group_feedback(scores: Sequence[ParameterScore], document: str) -> str:
     """One to three sentences: strengths with a quote, gaps by name, or the lack of evidence."""
     if not scores:
         return f"No {document} parameters were scored."
-    strong = [s for s in _by_strength(scores) if s.score >= 4 and s.evidence]
-    weak = sorted((s for s in scores if s.score <= 3), key=lambda s: (s.score, -s.weight, s.key))
+    strong = [s for s in _by_strength(scores) if guidance_level(s.score) >= 4 and s.evidence]
+    weak = sorted(
+        (s for s in scores if guidance_level(s.score) <= 3),
+        key=lambda s: (s.score, -s.weight, s.key),
+    )
     sentences: list[str] = []
     if strong:
         best = strong[0]
@@ -54,7 +58,7 @@ def group_feedback(scores: Sequence[ParameterScore], document: str) -> str:
     else:
         mid = _by_strength(scores)[0]
         sentences.append(
-            f"No parameter is clearly strong; the best is {mid.label.lower()} ({mid.score}/5)."
+            f"No parameter is clearly strong; the best is {mid.label.lower()} ({mid.score:.1f}/5)."
         )
     if weak:
         gaps: list[str] = []
@@ -65,7 +69,7 @@ def group_feedback(scores: Sequence[ParameterScore], document: str) -> str:
                     gaps.append(clipped)
             if len(gaps) >= 3:
                 break
-        labels = _join([f"{s.label.lower()} ({s.score}/5)" for s in weak[:3]])
+        labels = _join([f"{s.label.lower()} ({s.score:.1f}/5)" for s in weak[:3]])
         if gaps:
             sentences.append(f"Weaker on {labels}; not shown: {'; '.join(gaps[:3])}.")
         else:
@@ -99,9 +103,10 @@ def overall_summary(
         f"project report scores {project_score:.1f} out of 10."
     ]
     everything = [*cv, *project]
-    strong = [s for s in _by_strength(everything) if s.score >= 4]
+    strong = [s for s in _by_strength(everything) if guidance_level(s.score) >= 4]
     weak = sorted(
-        (s for s in everything if s.score <= 2), key=lambda s: (s.score, -s.weight, s.key)
+        (s for s in everything if guidance_level(s.score) <= 2),
+        key=lambda s: (s.score, -s.weight, s.key),
     )
     if strong:
         sentences.append(f"Strengths: {_join([s.label.lower() for s in strong[:3]])}.")

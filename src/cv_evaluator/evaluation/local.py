@@ -22,20 +22,34 @@ from cv_evaluator.domain.evaluation import (
     Receipt,
     RetrievedChunk,
     RubricGroup,
+    RubricParameter,
 )
 from cv_evaluator.evaluation.documents import prepare
 from cv_evaluator.evaluation.feedback import group_feedback, overall_summary
 from cv_evaluator.evaluation.lexicon import lexicon
 from cv_evaluator.evaluation.requirements import build_corpus
 from cv_evaluator.evaluation.scorers import scorer_for
-from cv_evaluator.evaluation.scoring import ParameterResult, ScoreContext
+from cv_evaluator.evaluation.scoring import ParameterResult, ScoreContext, guidance_level
 
 __all__ = ["EVALUATOR_NAME", "EVALUATOR_VERSION", "LocalEvaluator"]
 
 EVALUATOR_NAME = "local-rubric"
 # Bump whenever a change can move a score: receipts name the version that produced them.
-EVALUATOR_VERSION = "1.1.0"
+EVALUATOR_VERSION = "1.2.0"
 PATH = ("prepare", "retrieve", "score", "feedback")
+
+
+def _with_level(rationale: str, score: float, param: RubricParameter) -> str:
+    """The rationale plus the rubric level the score stands for, in the rubric's own words.
+
+    Scores have one decimal; saying which whole level of the guidance they are nearest to keeps
+    a 3.4 as explainable as a 3 was.
+    """
+    nearest = guidance_level(score)
+    guidance = param.guidance.get(nearest)
+    sentence = f"{score:.1f}/5 is nearest to rubric level {nearest}"
+    sentence += f": {guidance.rstrip('.')}." if guidance else "."
+    return f"{rationale} {sentence}"
 
 
 class LocalEvaluator:
@@ -100,7 +114,7 @@ class LocalEvaluator:
                     group=param.group,
                     score=score,
                     weight=param.weight,
-                    rationale=result.rationale,
+                    rationale=_with_level(result.rationale, score, param),
                     evidence=result.evidence,
                     missing=result.missing,
                 )

@@ -127,6 +127,71 @@ _ALTERNATIVES = re.compile(
 _OR_JOIN = re.compile(r"^\s*(?:,|/|or|and/or|,\s*or)\s*$", re.IGNORECASE)
 
 
+# An acronym defined in passing: "WCF (Windows Communication Foundation)", "Identity & Access
+# Management (IAM)". Both name one thing, and a CV that writes either one has it.
+_ACRONYM_FIRST = re.compile(r"(?P<acronym>\b[A-Z][A-Za-z0-9.&+]{1,9})\s*\((?P<words>[^()]{3,80})\)")
+_WORDS_FIRST = re.compile(
+    r"(?P<words>(?:\b[A-Za-z][\w.+-]*[\s&/-]+(?:(?:and|of|for|&)\s+)?){1,7})\((?P<acronym>[A-Z][A-Za-z0-9.&+]{1,9})\)"
+)
+_MINOR_WORDS = frozenset({"and", "of", "for", "the", "&", "to", "in", "on"})
+
+
+def _initials_fit(acronym: str, words: str) -> list[str] | None:
+    """The words spelled by the acronym (read from the end of ``words``), or None."""
+    letters = [ch.lower() for ch in acronym if ch.isupper() or ch.isdigit()]
+    tokens = [t for t in re.split(r"[\s/&-]+", words.strip()) if t]
+    content = [t for t in tokens if t.lower() not in _MINOR_WORDS]
+    if len(letters) < 2 or len(content) < len(letters):
+        return None
+    tail = content[-len(letters) :] if len(content) > len(letters) else content
+    if [t[0].lower() for t in tail] != letters:
+        return None
+    return tail
+
+
+def _definitions(text: str) -> list[tuple[str, str]]:
+    """(acronym, expansion) pairs written in ``text``."""
+    out: list[tuple[str, str]] = []
+    for found in _ACRONYM_FIRST.finditer(text):
+        spelled = _initials_fit(found.group("acronym"), found.group("words"))
+        if spelled and len(found.group("words").split()) <= len(spelled) + 2:
+            out.append((found.group("acronym"), found.group("words")))
+    for found in _WORDS_FIRST.finditer(text):
+        words = found.group("words")
+        spelled = _initials_fit(found.group("acronym"), words)
+        if spelled:
+            out.append((found.group("acronym"), words[words.rindex(spelled[0]) :].strip()))
+    return out
+
+
+def _merge_definitions(text: str, units: dict[frozenset[str], float]) -> None:
+    """One unit per defined acronym: its own terms and skills are alternatives; the words of
+    the expansion stay only as weak units, so the acronym alone is enough."""
+    for acronym, words in _definitions(text):
+        short = frozenset(profile(acronym).terms)
+        written = profile(words)
+        expansion = written.terms
+        # a skill the lexicon knows by the whole expansion; not one named by a word of it
+        # ("Communication" in "Windows Communication Foundation")
+        long_skills = frozenset(
+            SKILL_PREFIX + m.skill_id for m in written.skills if m.end - m.start >= 0.8 * len(words)
+        )
+        alternatives = short | long_skills
+        members = [keys for keys in units if keys & alternatives]
+        if not short or not members:
+            continue
+        # a defined acronym names a thing, as a lexicon skill does, even if the lexicon lacks it
+        weight = max(term_weight(SKILL_PREFIX), *(units[keys] for keys in members))
+        merged = frozenset().union(*members) | alternatives
+        for keys in members:
+            del units[keys]
+        for key in expansion:
+            single = frozenset({key})
+            if single in units:
+                units[single] = min(units[single], 0.25)
+        units[merged] = max(units.get(merged, 0.0), weight)
+
+
 def _units(text: str, terms: Mapping[str, float]) -> tuple[Unit, ...]:
     prof = profile(text)
     matches = list(prof.skills)
@@ -158,6 +223,7 @@ def _units(text: str, terms: Mapping[str, float]) -> tuple[Unit, ...]:
     for key, weight in terms.items():
         if key not in grouped:
             units[frozenset({key})] = max(units.get(frozenset({key}), 0.0), weight)
+    _merge_definitions(text, units)
     headline = _headline_keys(text)
     if headline:
         for unit_keys in list(units):

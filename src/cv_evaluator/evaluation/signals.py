@@ -28,6 +28,7 @@ __all__ = [
     "SignalHit",
     "find_signals",
     "is_negated",
+    "phrase_keys",
     "quantities",
 ]
 
@@ -154,7 +155,7 @@ ACHIEVEMENT_VERBS = frozenset(
 
 
 @lru_cache(maxsize=2048)
-def _phrase_keys(phrase: str) -> tuple[frozenset[str], frozenset[str]]:
+def phrase_keys(phrase: str) -> tuple[frozenset[str], frozenset[str]]:
     keys = profile(phrase).terms
     return (
         frozenset(k for k in keys if k.startswith("@")),
@@ -163,7 +164,7 @@ def _phrase_keys(phrase: str) -> tuple[frozenset[str], frozenset[str]]:
 
 
 def _phrase_in(phrase: str, segment: Segment) -> bool:
-    skills, words = _phrase_keys(phrase)
+    skills, words = phrase_keys(phrase)
     # a phrase that is a lexicon skill matches through the skill, whatever words were used
     if skills and skills <= segment.terms:
         return True

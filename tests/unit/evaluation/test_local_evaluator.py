@@ -39,9 +39,10 @@ def assert_valid(outcome: EvaluationOutcome) -> None:
     rubric_keys = [item.key for item in outcome.breakdown]
     assert len(rubric_keys) == len(set(rubric_keys))
     for item in outcome.breakdown:
-        assert isinstance(item.score, int)
+        assert isinstance(item.score, float)
         assert 1 <= item.score <= 5
-        assert item.rationale
+        assert round(item.score, 1) == item.score  # one decimal, nothing finer
+        assert "nearest to rubric level" in item.rationale
         assert outcome.receipt.raw_scores[item.key] == item.score
     assert 0 < outcome.cv_match_rate <= 1
     assert 2 <= outcome.project_score <= 10

@@ -15,13 +15,14 @@ from cv_evaluator.domain.evaluation import RubricParameter
 from cv_evaluator.evaluation.documents import Segment
 from cv_evaluator.evaluation.evidence import quote, verified
 from cv_evaluator.evaluation.requirements import RequirementKind, parameter_query
-from cv_evaluator.evaluation.scoring import ParameterResult, ScoreContext, level
+from cv_evaluator.evaluation.scoring import ParameterResult, ScoreContext, fine_score
 from cv_evaluator.evaluation.sections import CvSection
 from cv_evaluator.evaluation.signals import ACHIEVEMENT_VERBS, quantities
 from cv_evaluator.evaluation.text import tokenize
 
 __all__ = ["score_achievements"]
 
+RELEVANCE_FLOOR = 0.4  # share of an impact an achievement unrelated to the job still earns
 SATURATION = 3.0  # strong, relevant achievements needed for the top of the scale
 RELEVANCE_TERMS = 3.0  # job-description terms an achievement must share to count as fully relevant
 _WHERE = (
@@ -43,7 +44,7 @@ class Achievement:
     @property
     def strength(self) -> float:
         impact = (0.4 if self.verb else 0.0) + (0.6 if self.measures else 0.0)
-        return impact * (0.4 + 0.6 * self.relevance)
+        return impact * (RELEVANCE_FLOOR + (1 - RELEVANCE_FLOOR) * self.relevance)
 
 
 def _job_terms(ctx: ScoreContext) -> dict[str, float]:
@@ -90,7 +91,7 @@ def score_achievements(ctx: ScoreContext, param: RubricParameter) -> ParameterRe
     evidence = verified((quote(document, a.segment) for a in found[:4]), document.text, limit=3)
     if not evidence or value <= 0:
         return ParameterResult(
-            score=1,
+            score=1.0,
             rationale="No achievements (outcomes of the candidate's own work) in the CV; scored "
             "the minimum.",
             evidence=(),
@@ -104,7 +105,7 @@ def score_achievements(ctx: ScoreContext, param: RubricParameter) -> ParameterRe
         "the role."
     )
     return ParameterResult(
-        score=level(value),
+        score=fine_score(value),
         rationale=rationale,
         evidence=evidence,
         missing=tuple(missing),

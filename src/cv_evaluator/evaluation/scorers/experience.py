@@ -28,7 +28,7 @@ from cv_evaluator.evaluation.requirements import (
     Unit,
     parameter_query,
 )
-from cv_evaluator.evaluation.scoring import ParameterResult, ScoreContext, level, shorten
+from cv_evaluator.evaluation.scoring import ParameterResult, ScoreContext, fine_score, shorten
 from cv_evaluator.evaluation.sections import CvSection
 from cv_evaluator.evaluation.signals import SENIORITY, find_signals
 from cv_evaluator.evaluation.text import term
@@ -298,7 +298,7 @@ def score_experience(ctx: ScoreContext, param: RubricParameter) -> ParameterResu
     evidence = verified(quotes, document.text, limit=4)
     if entries and value <= 0:
         return ParameterResult(
-            score=1,
+            score=1.0,
             rationale=f"The CV's dated roles add up to {dated:.1f} years, none of it the "
             "experience the job description asks for; scored the minimum.",
             evidence=verified((quote(document, e.segment) for e in entries), document.text, 3),
@@ -309,7 +309,7 @@ def score_experience(ctx: ScoreContext, param: RubricParameter) -> ParameterResu
         )
     if not evidence or value <= 0:
         return ParameterResult(
-            score=1,
+            score=1.0,
             rationale="No dated roles or stated years of relevant experience in the CV; scored "
             "the minimum.",
             evidence=(),
@@ -326,7 +326,7 @@ def score_experience(ctx: ScoreContext, param: RubricParameter) -> ParameterResu
         parts.append("shows " + ", ".join(name.replace("_", " ") for name in sorted(seniority)))
     rationale = "The CV gives " + "; ".join(parts) + "."
     return ParameterResult(
-        score=level(value, EXPERIENCE_CUTS),
+        score=fine_score(value, EXPERIENCE_CUTS),
         rationale=rationale,
         evidence=evidence,
         missing=missing,

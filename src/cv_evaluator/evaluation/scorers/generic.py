@@ -14,7 +14,7 @@ from cv_evaluator.evaluation.evidence import quote, verified
 from cv_evaluator.evaluation.matching import match_requirement
 from cv_evaluator.evaluation.requirements import Requirement, RequirementKind, Unit, parameter_query
 from cv_evaluator.evaluation.retrieval import Bm25Index
-from cv_evaluator.evaluation.scoring import ParameterResult, ScoreContext, level, shorten
+from cv_evaluator.evaluation.scoring import ParameterResult, ScoreContext, fine_score, shorten
 
 __all__ = ["score_generic"]
 
@@ -41,7 +41,7 @@ def score_generic(ctx: ScoreContext, param: RubricParameter) -> ParameterResult:
     retrieved = ctx.corpus.retrieve(query, [ctx.reference_source(param)], RETRIEVE_K)
     if not document.segments:
         return ParameterResult(
-            score=1,
+            score=1.0,
             rationale=f"No scorable text in the {document.name}; {param.label.lower()} "
             "scored the minimum.",
             evidence=(),
@@ -71,7 +71,7 @@ def score_generic(ctx: ScoreContext, param: RubricParameter) -> ParameterResult:
     missing = tuple(shorten(m.requirement.text) for m, _ in matches if not m.met)
     if not evidence:
         return ParameterResult(
-            score=1,
+            score=1.0,
             rationale=f"No evidence of {param.label.lower()} found in the {document.name}; "
             "scored the minimum.",
             evidence=(),
@@ -79,7 +79,7 @@ def score_generic(ctx: ScoreContext, param: RubricParameter) -> ParameterResult:
             retrieved=tuple(retrieved),
             value=0.0,
         )
-    score = level(value)
+    score = fine_score(value)
     met = sum(1 for m, _ in matches if m.met)
     rationale = (
         f"{param.label}: the {document.name} addresses {met} of {len(matches)} related "

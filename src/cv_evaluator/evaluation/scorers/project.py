@@ -16,7 +16,13 @@ from cv_evaluator.evaluation.documents import PreparedDocument, Segment
 from cv_evaluator.evaluation.evidence import quote, verified
 from cv_evaluator.evaluation.matching import RequirementMatch, match_requirement
 from cv_evaluator.evaluation.requirements import Requirement, RequirementKind, parameter_query
-from cv_evaluator.evaluation.scoring import ParameterResult, ScoreContext, Scorer, level, shorten
+from cv_evaluator.evaluation.scoring import (
+    ParameterResult,
+    ScoreContext,
+    Scorer,
+    fine_score,
+    shorten,
+)
 from cv_evaluator.evaluation.signals import (
     CODE_QUALITY,
     CREATIVITY,
@@ -104,7 +110,7 @@ def _score_with(
     absent = [s.name.replace("_", " ") for s in signals if s.name not in found]
     if not evidence or value <= 0:
         return ParameterResult(
-            score=1,
+            score=1.0,
             rationale=f"The report shows no evidence of {what}; scored the minimum.",
             evidence=(),
             missing=missing + tuple(f"No evidence of {name}" for name in absent[:3]),
@@ -120,7 +126,7 @@ def _score_with(
         parts.append(f"evidence of {shown}")
     rationale = "The report " + "; ".join(parts) + "."
     return ParameterResult(
-        score=level(value),
+        score=fine_score(value),
         rationale=rationale,
         evidence=evidence,
         missing=missing + tuple(f"No evidence of {name}" for name in absent[:3]),

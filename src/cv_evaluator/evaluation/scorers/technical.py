@@ -12,7 +12,7 @@ from cv_evaluator.domain.evaluation import RubricParameter
 from cv_evaluator.evaluation.evidence import quote, verified
 from cv_evaluator.evaluation.matching import RequirementMatch, match_requirement
 from cv_evaluator.evaluation.requirements import Requirement, RequirementKind, parameter_query
-from cv_evaluator.evaluation.scoring import ParameterResult, ScoreContext, level, shorten
+from cv_evaluator.evaluation.scoring import ParameterResult, ScoreContext, fine_score, shorten
 
 __all__ = ["SKILL_KINDS", "score_technical_skills", "skill_requirements"]
 
@@ -41,7 +41,7 @@ def score_technical_skills(ctx: ScoreContext, param: RubricParameter) -> Paramet
     total = sum(m.requirement.weight for m in matches)
     if not matches or total <= 0:
         return ParameterResult(
-            score=1,
+            score=1.0,
             rationale="The job description states no requirements to match; scored the minimum.",
             evidence=(),
             missing=(),
@@ -82,7 +82,7 @@ def score_technical_skills(ctx: ScoreContext, param: RubricParameter) -> Paramet
     missing = tuple(_label(m) for m in unmet)
     if not evidence:
         return ParameterResult(
-            score=1,
+            score=1.0,
             rationale="No evidence in the CV of the skills the job description asks for; "
             "scored the minimum.",
             evidence=(),
@@ -101,7 +101,7 @@ def score_technical_skills(ctx: ScoreContext, param: RubricParameter) -> Paramet
     listed = f", {listed_only} of them only listed rather than shown in work" if listed_only else ""
     rationale = f"The CV shows {', '.join(parts)}{listed}."
     return ParameterResult(
-        score=level(value),
+        score=fine_score(value),
         rationale=rationale,
         evidence=evidence,
         missing=missing,

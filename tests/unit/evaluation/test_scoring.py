@@ -1,0 +1,117 @@
+"""One-decimal scores, acronyms defined in requirements, cultural fit read against the job."""
+
+from __future__ import annotations
+
+import pytest
+
+from cv_evaluator.evaluation import LocalEvaluator, reference_document
+from cv_evaluator.evaluation.chunking import ChunkKind, chunk_document
+from cv_evaluator.evaluation.documents import prepare
+from cv_evaluator.evaluation.matching import match_requirement
+from cv_evaluator.evaluation.requirements import _definitions, build_corpus
+from cv_evaluator.evaluation.scorers.experience import EXPERIENCE_CUTS
+from cv_evaluator.evaluation.scoring import (
+    DEFAULT_CUTS,
+    fine_score,
+    guidance_level,
+    level,
+)
+from tests.unit.evaluation.conftest import document, make_request
+
+VALUES = [i / 200 for i in range(201)]
+
+
+@pytest.mark.parametrize("cuts", [DEFAULT_CUTS, EXPERIENCE_CUTS])
+def test_fine_scores_are_monotonic_one_decimal_and_span_the_scale(
+    cuts: tuple[float, ...],
+) -> None:
+    scores = [fine_score(v, cuts) for v in VALUES]
+    assert scores == sorted(scores)
+    assert scores[0] == 1.0 and scores[-1] == 5.0
+    assert all(round(s, 1) == s and repr(s) == repr(round(s, 1)) for s in scores)
+
+
+@pytest.mark.parametrize("cuts", [DEFAULT_CUTS, EXPERIENCE_CUTS])
+def test_the_nearest_level_of_a_fine_score_is_its_band(cuts: tuple[float, ...]) -> None:
+    # away from the cut points (where one-decimal rounding may reach the next half-level)
+    for value in VALUES:
+        if all(abs(value - cut) > 0.03 for cut in cuts):
+            assert guidance_level(fine_score(value, cuts)) == level(value, cuts)
+
+
+def test_out_of_range_values_are_clamped_to_the_scale() -> None:
+    assert fine_score(-0.5) == 1.0
+    assert fine_score(1.7) == 5.0
+    assert guidance_level(1.0) == 1 and guidance_level(2.5) == 3 and guidance_level(5.0) == 5
+
+
+def test_an_acronym_and_its_expansion_are_one_requirement_unit() -> None:
+    assert _definitions("WCF (Windows Communication Foundation)") == [
+        ("WCF", "Windows Communication Foundation")
+    ]
+    assert _definitions("Knowledge of Identity & Access Management (IAM)") == [
+        ("IAM", "Identity & Access Management")
+    ]
+    assert _definitions("Knowledge of databases (SQL, NoSQL)") == []
+    assert _definitions("Python (3 years)") == []
+
+    job = reference_document(
+        "job_description",
+        "## Required Skills\n- WCF (Windows Communication Foundation)\n",
+        "request",
+    )
+    corpus = build_corpus(job, make_request().study_case_brief, make_request().rubric)
+    (req,) = [r for r in corpus.job if "WCF" in r.text]
+    shown = prepare(
+        document("## Skills\n- Deep understanding of WCF for service applications\n"), "cv"
+    )
+    assert match_requirement(req, shown).met
+    # a word of the expansion alone ("communication") is not the technology
+    other = prepare(document("## Skills\n- Clear communication with Windows users\n"), "cv")
+    assert not match_requirement(req, other).met
+
+
+def test_a_numbered_acronym_is_a_list_item_not_a_heading() -> None:
+    chunks = chunk_document("## Required Skills\n1. ASP.NET\n2. WCF\n", "job_description")
+    assert [c.text for c in chunks if c.kind is ChunkKind.HEADING] == ["Required Skills"]
+    items = [c for c in chunks if c.kind is not ChunkKind.HEADING]
+    assert len(items) == 2
+    assert all(c.path == ("Required Skills",) for c in items)
+
+
+JOB_WITH_CUSTOMERS = """## Job title
+Support Engineer
+
+## Required Skills
+- Excellent customer service skills
+- Troubleshooting of desktop operating systems
+"""
+
+
+def test_cultural_fit_counts_the_kinds_of_collaboration_the_job_asks_for() -> None:
+    job = reference_document("job_description", JOB_WITH_CUSTOMERS, "request")
+    plain = (
+        "## Experience\n- Support Engineer, Acme (2019 - 2023)\n"
+        "  Troubleshot desktop operating systems for customers.\n"
+    )
+    extra = plain + "  Mentored two juniors and collaborated on a conference talk.\n"
+    evaluator = LocalEvaluator()
+
+    def fit(cv: str) -> tuple[float, dict[str, object]]:
+        request = make_request(cv)
+        request = type(request)(
+            cv=request.cv,
+            project=request.project,
+            job_description=job,
+            study_case_brief=request.study_case_brief,
+            rubric=request.rubric,
+        )
+        outcome = evaluator.evaluate_sync(request)
+        entry = next(b for b in outcome.breakdown if b.key == "cultural_fit")
+        return entry.score, outcome.receipt.details["parameters"]["cultural_fit"]
+
+    score_plain, details = fit(plain)
+    score_extra, _ = fit(extra)
+    assert details["signals_asked"] == ["stakeholders"]
+    # mentoring and teamwork are real, but this job does not ask for them
+    assert score_extra == score_plain
