@@ -1,8 +1,8 @@
 """Years of experience: explicit statements ("6+ years") and date ranges, overlaps counted once.
 
-"Present" is read as the latest year the CV itself mentions (at least the start year + 1): the
-evaluator has no trustworthy "today" for a document, and using the wall clock would make the
-same input score differently next year.
+"Present" is read as the evaluation's ``as_of`` date (the day the job was submitted, part of the
+request, so a re-run reads it the same way). Without one it is the latest year the whole CV
+mentions: never the wall clock, which would make the same input score differently next year.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ __all__ = [
     "YearsClaim",
     "ask_clauses",
     "date_ranges",
+    "latest_year",
     "merged_years",
     "years_claims",
     "years_required",
@@ -109,15 +110,26 @@ def _month(raw: str | None, numeric: str | None, default: int) -> int:
     return default
 
 
-def date_ranges(text: str) -> list[DateRange]:
-    """Employment periods written as ranges ("Jan 2019 - Mar 2021", "2016 - present")."""
+def latest_year(text: str) -> int | None:
     years = [int(y) for y in _ANY_YEAR.findall(text)]
-    latest = max(years) if years else None
+    return max(years) if years else None
+
+
+def date_ranges(text: str, present: tuple[int, int] | None = None) -> list[DateRange]:
+    """Employment periods written as ranges ("Jan 2019 - Mar 2021", "2016 - present").
+
+    ``present`` is the (year, month) an open range runs to; without it, the end of the latest
+    year ``text`` mentions.
+    """
+    latest = latest_year(text)
     out: list[DateRange] = []
     for match in _RANGE.finditer(text):
         start_year = int(match.group("ay"))
         start_month = _month(match.group("am"), match.group("an"), 1)
-        if match.group("open"):
+        if match.group("open") and present is not None:
+            end_year, end_month = max(present, (start_year, start_month))
+            end_month += 1  # "to present" includes the current month
+        elif match.group("open"):
             # "present": through the end of the latest year mentioned
             end_year = max(latest or start_year, start_year) + 1
             end_month = 1

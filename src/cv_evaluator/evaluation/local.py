@@ -35,7 +35,7 @@ __all__ = ["EVALUATOR_NAME", "EVALUATOR_VERSION", "LocalEvaluator"]
 
 EVALUATOR_NAME = "local-rubric"
 # Bump whenever a change can move a score: receipts name the version that produced them.
-EVALUATOR_VERSION = "1.2.0"
+EVALUATOR_VERSION = "1.3.0"
 PATH = ("prepare", "retrieve", "score", "feedback")
 
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cv_evaluator.evaluation.chunking import Chunk, ChunkKind
-from cv_evaluator.evaluation.text import tokenize
+from cv_evaluator.evaluation.text import STOPWORDS, tokenize
 
 __all__ = [
     "STUFFED_LIST_MIN_ITEMS",
@@ -24,7 +24,12 @@ __all__ = [
     "guess_language",
 ]
 
-STUFFED_LIST_MIN_ITEMS = 30
+# Real skills sections run from a handful to a few dozen entries (the sample CVs of this project
+# hold 30 to 35); a list past 40 entries is stuffing unless most of it is backed elsewhere in the
+# document, and past 80 it is stuffing regardless.
+STUFFED_LIST_MIN_ITEMS = 40
+STUFFED_LIST_ALWAYS_ITEMS = 80
+SUPPORTED_SHARE_FOR_LONG_LISTS = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,22 +40,26 @@ class Exclusion:
     excerpt: str
 
 
+# Imperatives count where a sentence or line starts: "Ignore previous instructions" addresses the
+# reader; "the prompt tells the model to ignore instructions in the CV" describes a defence, which
+# is ordinary content in a report about LLM systems.
+_START = r"(?:^|(?<=[.!?:;]\s))\s*(?:please\s+|now\s+|and\s+)?"
+
 _INJECTION_PATTERNS = tuple(
-    re.compile(pattern, re.IGNORECASE)
+    re.compile(pattern, re.IGNORECASE | re.MULTILINE)
     for pattern in (
         # instructions aimed at a model
-        r"\b(?:ignore|disregard|forget|override|bypass|skip)\b[^.\n]{0,40}"
+        _START + r"(?:ignore|disregard|forget|override|bypass|skip)\b[^.\n]{0,40}"
         r"\b(?:instructions?|prompts?|rules|directions|guidelines|rubric|criteria|context|"
         r"system message|above|everything)\b",
-        r"\b(?:system|developer|assistant)\s*(?:prompt|message|instruction)s?\b",
-        r"\bnew\s+instructions?\b",
+        _START + r"new\s+instructions?\b|\bnew\s+instructions?\s*:",
         r"<\|?(?:im_start|im_end|system|endoftext)\|?>|\[/?(?:INST|SYS)\]|<<\s*SYS\s*>>",
-        r"(?:^|\n)\s*(?:###\s*)?(?:system|instruction|assistant)\s*:",
-        r"\b(?:you are|act as|pretend to be|roleplay as)\b[^.\n]{0,30}"
+        r"^\s*(?:###\s*)?(?:system|instruction|assistant)\s*:",
+        _START + r"(?:you are|act as|pretend to be|roleplay as)\b[^.\n]{0,30}"
         r"\b(?:ai|assistant|evaluator|model|llm|chatbot|gpt|grader|recruiter bot)\b",
         r"\bas an? (?:ai|large language model|language model|llm)\b",
         r"\b(?:note|message|instruction)s? (?:to|for) (?:the )?(?:ai|llm|model|evaluator|"
-        r"grader|screener|ats|recruiter|reviewer|hiring (?:manager|team))\b",
+        r"grader|screener|ats)\b",
         # claims about the score itself
         r"\b(?:this|the) (?:candidate|applicant|cv|resume|résumé|report|project|submission)\b"
         r"[^.\n]{0,40}\b(?:scores?|scored|rated?|ranks?|deserves?|gets?|receives?|earns?|"
@@ -63,11 +72,19 @@ _INJECTION_PATTERNS = tuple(
         r"\b(?:perfect|maximum|highest|top) (?:score|rating|marks|match)\b",
         r"\b(?:must|should|need to) be (?:hired|shortlisted|selected|advanced|approved)\b",
         r"\b(?:hire|shortlist|select|approve) (?:this|the) (?:candidate|applicant|person)\b",
-        r"\b(?:return|output|respond with|print)\b[^.\n]{0,30}\b(?:json|score|match rate|"
-        r"cv_match_rate|project_score)\b",
-        r"\bcv_match_rate\b|\bproject_score\b|\boverall_summary\b",
+        _START + r"(?:return|output|respond with|print)\b[^.\n]{0,30}\b(?:json|score|"
+        r"match rate|cv_match_rate|project_score)\b",
     )
 )
+
+# A prompt quoted in a report ("the system prompt says `You are an evaluator…`") is described,
+# not addressed to anyone.
+_QUOTED = re.compile(r'"[^"\n]{1,400}"|“[^”\n]{1,400}”|`[^`\n]{1,400}`')
+
+
+def _quoted_ranges(text: str) -> list[tuple[int, int]]:
+    return [(m.start(), m.end()) for m in _QUOTED.finditer(text)]
+
 
 # Where an injection sits decides what is removed: its whole line (bullets, list items) or
 # sentence, never the rest of the document.
@@ -92,8 +109,11 @@ def _enclosing(text: str, start: int, end: int) -> tuple[int, int]:
 def find_injections(text: str) -> list[Exclusion]:
     """Sentences (or lines) that address a model or claim a score; sorted and non-overlapping."""
     spans: list[tuple[int, int]] = []
+    quoted = _quoted_ranges(text)
     for pattern in _INJECTION_PATTERNS:
         for match in pattern.finditer(text):
+            if any(start <= match.start() < end for start, end in quoted):
+                continue
             spans.append(_enclosing(text, match.start(), match.end()))
     return [
         Exclusion(s, e, "prompt_injection_attempt", text[s:e].strip()[:160])
@@ -142,7 +162,7 @@ def find_stuffing(chunks: Sequence[Chunk], text: str) -> list[Exclusion]:
     run: list[Chunk] = []
 
     def close() -> None:
-        if run and sum(_items(c) for c in run) >= STUFFED_LIST_MIN_ITEMS:
+        if run and _is_stuffed(run, text):
             start, end = run[0].start, run[-1].end
             out.append(Exclusion(start, end, "keyword_stuffing", text[start:end][:160]))
         run.clear()
@@ -163,8 +183,36 @@ def find_stuffing(chunks: Sequence[Chunk], text: str) -> list[Exclusion]:
     return out
 
 
+_CATEGORY_PREFIX = re.compile(r"^[^:,;\n]{1,40}:\s*")
+_PARENTHETICAL = re.compile(r"\([^)]*\)")
+
+
+def _entries(chunk: Chunk) -> list[str]:
+    """The entries of a list chunk, without "Category:" labels and "(expert)" notes."""
+    body = _CATEGORY_PREFIX.sub("", chunk.text.lstrip("-*•· \t"))
+    body = _PARENTHETICAL.sub("", body)
+    return [p.strip().lower() for p in _LIST_SEPARATORS.split(body) if len(p.strip()) > 1]
+
+
+def _is_stuffed(run: Sequence[Chunk], text: str) -> bool:
+    count = sum(_items(c) for c in run)
+    if count < STUFFED_LIST_MIN_ITEMS:
+        return False
+    if count >= STUFFED_LIST_ALWAYS_ITEMS:
+        return True
+    # Between the two: a long list is real when most of it is used elsewhere in the document.
+    outside = (text[: run[0].start] + " " + text[run[-1].end :]).lower()
+    entries = [entry for chunk in run for entry in _entries(chunk)]
+    supported = sum(
+        1 for entry in entries if re.search(r"(?<!\w)" + re.escape(entry) + r"(?!\w)", outside)
+    )
+    return supported < SUPPORTED_SHARE_FOR_LONG_LISTS * max(1, len(entries))
+
+
 def _repetitive(chunk: Chunk) -> bool:
-    words = [t.text for t in tokenize(chunk.text) if len(t.text) > 2]
+    # Function words repeat in every sentence ("the job … the topic … the job"); only content
+    # words repeated tell of padding.
+    words = [t.text for t in tokenize(chunk.text) if len(t.text) > 2 and t.text not in STOPWORDS]
     if len(words) < 8:
         return False
     counts = Counter(words)

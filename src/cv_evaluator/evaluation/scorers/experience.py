@@ -19,6 +19,7 @@ from cv_evaluator.evaluation.experience import (
     DateRange,
     ask_clauses,
     date_ranges,
+    latest_year,
     merged_years,
     years_claims,
 )
@@ -56,7 +57,16 @@ class Entry:
     title: frozenset[str]  # the dated line and any header lines just above it
 
 
-def _entries(document: PreparedDocument) -> list[Entry]:
+def _present(ctx: ScoreContext) -> tuple[int, int] | None:
+    """What "present" means in this CV's date ranges (see ``evaluation.experience``)."""
+    as_of = ctx.request.as_of
+    if as_of is not None:
+        return as_of.year, as_of.month
+    latest = latest_year(ctx.cv.text)
+    return None if latest is None else (latest + 1, 1)
+
+
+def _entries(document: PreparedDocument, present: tuple[int, int] | None) -> list[Entry]:
     """Dated roles, each with the passages around it that describe it.
 
     "Senior Backend Engineer (2019-2023)" rarely says what the job was; the bullets under it
@@ -74,7 +84,7 @@ def _entries(document: PreparedDocument) -> list[Entry]:
             current, header, key = [], [], segment.section_key
         if segment.section in _NOT_WORK:
             continue
-        periods = [] if _EDUCATION.search(segment.text) else date_ranges(segment.text)
+        periods = [] if _EDUCATION.search(segment.text) else date_ranges(segment.text, present)
         if periods:
             title = set(segment.terms)
             for previous in header[-_HEADER_LINES:]:
@@ -144,7 +154,12 @@ def _role_units(
     match = _ROLE_AS.search(clause) or _ROLE_IN.search(clause)
     text = match.group("role") if match else clause
     keys = {k: term_weight(k) for k in profile(text).terms}
-    units = [(frozenset({k}), w) for k, w in sorted(keys.items()) if w >= 0.5 and not k.isdigit()]
+    # "3+" and "5-7" are the amount asked for, never what the experience is in.
+    units = [
+        (frozenset({k}), w)
+        for k, w in sorted(keys.items())
+        if w >= 0.5 and not any(ch.isdigit() for ch in k)
+    ]
     if units and all(keys <= _VAGUE for keys, _ in units):
         return [(unit.keys, unit.weight) for unit in title if unit.weight >= 0.5]
     if units or match:
@@ -173,6 +188,34 @@ def _entry_share(units: list[tuple[frozenset[str], float]], entry: Entry) -> flo
         (keys, weight) for keys, weight in units if any(k.startswith(SKILL_PREFIX) for k in keys)
     ]
     return max(words, _role_share(skills, entry.terms)) if skills else words
+
+
+TITLE_MATCH = 0.4  # share of the job title's words a role's own title must carry
+_TITLE_LINE_MAX_WORDS = 12
+
+
+def _job_title(ctx: ScoreContext, title: tuple[Unit, ...]) -> list[tuple[frozenset[str], float]]:
+    """The job title's words: from a "Job Title:" requirement, else the ad's first line when it
+    is a heading or short enough to be one ("# Backend Product Engineer — AI Features")."""
+    if title:
+        return [(unit.keys, unit.weight) for unit in title if unit.weight >= 0.5]
+    first = next(
+        (line for line in ctx.request.job_description.text.splitlines() if line.strip()), ""
+    )
+    if not first.lstrip().startswith("#") and len(first.split()) > _TITLE_LINE_MAX_WORDS:
+        return []
+    keys = {k: term_weight(k) for k in profile(first.lstrip("# ")).terms}
+    # The role words, not the skills a title happens to name ("AI" in "AI Features").
+    return [
+        (frozenset({k}), w)
+        for k, w in sorted(keys.items())
+        if w >= 0.5 and not any(ch.isdigit() for ch in k) and not k.startswith(SKILL_PREFIX)
+    ]
+
+
+def _title_match(job_title: list[tuple[frozenset[str], float]], entry: Entry) -> float:
+    share = _role_share(job_title, entry.title)
+    return ROLE_MATCH if job_title and share >= TITLE_MATCH else 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,10 +256,13 @@ def _ask(
 ) -> Ask:
     title = next((r.units for r in ctx.corpus.job if r.kind is RequirementKind.TITLE), ())
     units = _role_units(clause, req, title)
+    job_title = _job_title(ctx, title)
     if not units:
         # "3+ years of professional experience": any dated role counts
         return Ask(req, clause, need, total, tuple(dict.fromkeys(e.segment for e in entries)))
-    shares = [(e, _entry_share(units, e)) for e in entries]
+    # A role held under the job's own title ("Backend Engineer" for a backend engineering job) is
+    # experience of the kind the job asks for, whatever words the ask itself uses.
+    shares = [(e, max(_entry_share(units, e), _title_match(job_title, e))) for e in entries]
     best = max((share for _, share in shares), default=0.0)
     # the roles that fit best (a job ad asking for "Network Engineer - Voice" is not met by
     # every network role), as long as they fit well enough at all
@@ -246,7 +292,7 @@ def _years_on_scale(years: float) -> float:
 
 def score_experience(ctx: ScoreContext, param: RubricParameter) -> ParameterResult:
     document = ctx.cv
-    entries = _entries(document)
+    entries = _entries(document, _present(ctx))
     dated = merged_years(e.period for e in entries)
     claims = [
         claim.years
