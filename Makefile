@@ -36,9 +36,11 @@ check: lint typecheck contracts
 test: check services
 	$(BIN)/pytest
 
-# The engines the suites start for real (a throwaway PostgreSQL per test session).
+# The engines the suites start for real: a throwaway PostgreSQL per test session, and the
+# Apache Kafka jars (from Maven Central, cached in .cache/kafka) for a throwaway broker.
 services:
 	scripts/ensure-test-services
+	scripts/fetch-kafka
 
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit
