@@ -10,6 +10,7 @@ import pytest
 
 from cv_evaluator.config import LogFormat, Settings
 from tests.support.backends import Databases, session_databases
+from tests.support.kafka_server import KafkaServer, KafkaUnavailable
 
 
 @pytest.fixture
@@ -41,3 +42,22 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 def databases() -> Iterator[Databases]:
     """Fresh databases per test; a throwaway PostgreSQL starts the first time one is asked for."""
     yield from session_databases()
+
+
+@pytest.fixture(scope="session")
+def kafka() -> Iterator[KafkaServer]:
+    """One throwaway Kafka broker for the session; tests isolate themselves by topic and group."""
+    server = KafkaServer()
+    problem = None
+    try:
+        server.start()
+    except KafkaUnavailable as error:
+        problem = str(error)
+    if problem is not None:
+        server.stop()
+        # A missing broker is a broken test set-up, never a reason to skip the queue's tests.
+        pytest.fail(f"cannot start the test Kafka broker: {problem}", pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()

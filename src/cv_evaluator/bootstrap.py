@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from cv_evaluator.api.app import create_app
 from cv_evaluator.api.context import ApiContext
 from cv_evaluator.api.result_cache import CompletedResultCache
-from cv_evaluator.config import Settings
+from cv_evaluator.config import QueueBackend, Settings
 from cv_evaluator.domain.clock import Clock, SystemClock
 from cv_evaluator.domain.errors import CvEvaluatorError
 from cv_evaluator.domain.evaluation import CandidateDocument, EvaluationRequest
@@ -33,6 +33,7 @@ from cv_evaluator.evaluation.rubric import default_rubric, load_rubric
 from cv_evaluator.ingest import DocumentReader
 from cv_evaluator.observability.metrics import ServiceMetrics
 from cv_evaluator.queue.db import DbJobQueue
+from cv_evaluator.queue.kafka import KafkaJobQueue, KafkaSettings
 from cv_evaluator.queue.pg_notify import PgJobNotifications
 from cv_evaluator.service.evaluations import EvaluationService
 from cv_evaluator.service.requests import JobRequestLoader
@@ -64,7 +65,7 @@ class Runtime:
     metrics: ServiceMetrics
     uow: SqlUnitOfWorkFactory
     ledger: SqlJobLedger
-    queue: DbJobQueue
+    queue: DbJobQueue | KafkaJobQueue
     evaluator: Evaluator
     uploads: UploadService
     evaluations: EvaluationService
@@ -182,15 +183,50 @@ class Runtime:
             result_cache=CompletedResultCache(self.settings.app_result_cache_size),
         )
 
+    async def start(self) -> None:
+        """Connect what must be connected before serving (the broker, for the Kafka queue)."""
+        if isinstance(self.queue, KafkaJobQueue):
+            await self.queue.start()
+
     async def close(self) -> None:
         for pool in self.pools:
             await pool.stop()
         self.pools.clear()
+        if isinstance(self.queue, KafkaJobQueue):
+            await self.queue.stop()
         if self.notifications is not None:
             await self.notifications.stop()
         if isinstance(self.evaluator, ProcessPoolEvaluator):
             await asyncio.to_thread(self.evaluator.close)
         await self.engine.dispose()
+
+
+def build_queue(
+    settings: Settings, ledger: SqlJobLedger, clock: Clock
+) -> tuple[DbJobQueue | KafkaJobQueue, PgJobNotifications | None]:
+    if settings.queue_backend is QueueBackend.KAFKA:
+        kafka = KafkaSettings(
+            brokers=settings.kafka_brokers,
+            topic=settings.kafka_topic,
+            dead_letter_topic=settings.kafka_dead_letter_topic,
+            group=settings.kafka_consumer_group,
+            partitions=settings.kafka_partitions,
+            retention_hours=settings.kafka_retention_hours,
+            lease_seconds=settings.job_lease_seconds,
+            sweep_interval_seconds=settings.kafka_sweep_interval_seconds,
+            republish_after_seconds=settings.kafka_republish_after_seconds,
+        )
+        return KafkaJobQueue(ledger, clock, kafka), None
+    notifications: PgJobNotifications | None = None
+    if not is_sqlite(settings.database_url):
+        notifications = PgJobNotifications(settings.database_url, lambda: queue.wake())
+    queue = DbJobQueue(
+        ledger,
+        clock,
+        lease_seconds=settings.job_lease_seconds,
+        broadcast=notifications.send if notifications is not None else None,
+    )
+    return queue, notifications
 
 
 def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
@@ -204,15 +240,7 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
     metrics = ServiceMetrics()
     uow = SqlUnitOfWorkFactory(engine)
     ledger = SqlJobLedger(engine)
-    notifications: PgJobNotifications | None = None
-    if not is_sqlite(settings.database_url):
-        notifications = PgJobNotifications(settings.database_url, lambda: queue.wake())
-    queue = DbJobQueue(
-        ledger,
-        clock,
-        lease_seconds=settings.job_lease_seconds,
-        broadcast=notifications.send if notifications is not None else None,
-    )
+    queue, notifications = build_queue(settings, ledger, clock)
     evaluator = build_evaluator(settings)
     blobs = FileBlobStore(settings.data_dir / "uploads")
     processor = JobProcessor(
@@ -227,6 +255,7 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
             retry_max_seconds=settings.job_retry_max_seconds,
         ),
         metrics,
+        dead_letters=queue.dead_letter if isinstance(queue, KafkaJobQueue) else None,
     )
     return Runtime(
         settings=settings,
@@ -260,6 +289,7 @@ def build_app(runtime: Runtime, *, workers: int | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
         if concurrency > 0:
             await runtime.warm_up()
             runtime.worker_pool(concurrency).start()

@@ -125,6 +125,7 @@ def worker(concurrency: int | None, no_migrate: bool) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        await runtime.start()
         await runtime.warm_up()
         runtime.worker_pool(count).start()
         click.echo(f"worker started with {count} concurrent job(s)", err=True)
@@ -133,6 +134,84 @@ def worker(concurrency: int | None, no_migrate: bool) -> None:
         await runtime.close()
 
     asyncio.run(run())
+
+
+@main.group()
+def queue() -> None:
+    """Inspect and repair the job queue."""
+
+
+@queue.group()
+def dlq() -> None:
+    """Dead letters: jobs that failed for good (QUEUE_BACKEND=kafka)."""
+
+
+def _kafka_runtime() -> Any:
+    from cv_evaluator.bootstrap import build_runtime
+    from cv_evaluator.config import QueueBackend
+
+    settings = _settings()
+    if settings.queue_backend is not QueueBackend.KAFKA:
+        raise click.ClickException("dead letters exist only with QUEUE_BACKEND=kafka")
+    return build_runtime(settings)
+
+
+@dlq.command("list")
+@click.option("--limit", type=int, default=100, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def dlq_list(limit: int, as_json: bool) -> None:
+    """List dead letters, oldest first."""
+
+    async def read() -> list[dict[str, Any]]:
+        runtime = _kafka_runtime()
+        try:
+            letters: list[dict[str, Any]] = await runtime.queue.read_dead_letters(limit)
+            return letters
+        finally:
+            await runtime.close()
+
+    letters = asyncio.run(read())
+    if as_json:
+        click.echo(json.dumps(letters, indent=2))
+        return
+    table = Table("job", "failed at", "code", "message", "attempts", title="Dead letters")
+    for letter in letters:
+        table.add_row(
+            letter.get("job_id", ""),
+            str(letter.get("failed_at", "")),
+            letter.get("error", {}).get("code", ""),
+            letter.get("error", {}).get("message", ""),
+            str(len(letter.get("attempts", []))),
+        )
+    Console().print(table)
+
+
+@dlq.command("replay")
+@click.argument("job_ids", nargs=-1)
+@click.option("--all", "replay_all", is_flag=True, help="Replay every dead letter on the topic.")
+def dlq_replay(job_ids: tuple[str, ...], replay_all: bool) -> None:
+    """Put failed jobs back in the queue with fresh attempts, and publish them."""
+    if not job_ids and not replay_all:
+        raise click.UsageError("name job ids, or pass --all")
+
+    async def replay() -> list[tuple[str, bool]]:
+        runtime = _kafka_runtime()
+        try:
+            ids = list(job_ids)
+            if replay_all:
+                ids += [letter["job_id"] for letter in await runtime.queue.read_dead_letters()]
+            outcome = []
+            for job_id in dict.fromkeys(ids):
+                requeued = await runtime.ledger.requeue_failed(job_id, runtime.clock.now())
+                if requeued:
+                    await runtime.queue.publish(job_id)
+                outcome.append((job_id, requeued))
+            return outcome
+        finally:
+            await runtime.close()
+
+    for job_id, requeued in asyncio.run(replay()):
+        click.echo(f"{job_id}: {'requeued' if requeued else 'not failed (left as it is)'}")
 
 
 @main.group()

@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 class QueueBackend(StrEnum):
     DB = "db"
+    KAFKA = "kafka"
 
 
 class AiProvider(StrEnum):
@@ -100,7 +101,45 @@ class Settings(BaseSettings):
     # --- queue and workers
     queue_backend: QueueBackend = Field(
         default=QueueBackend.DB,
-        description="Where jobs wait: `db` (the jobs table itself, leased claims).",
+        description=(
+            "Where jobs wait: `db` (the jobs table itself, leased claims) or `kafka` (a "
+            "Kafka-protocol broker such as Redpanda; the jobs table stays the source of truth)."
+        ),
+    )
+    kafka_brokers: str = Field(
+        default="localhost:9092",
+        description="Kafka bootstrap servers, `host:port,host:port` (with `QUEUE_BACKEND=kafka`).",
+    )
+    kafka_topic: str = Field(
+        default="evaluate-jobs", description="Topic that carries the ids of jobs to evaluate."
+    )
+    kafka_dead_letter_topic: str = Field(
+        default="evaluate-jobs.dlq",
+        description="Topic that receives jobs that failed for good, with their error and attempts.",
+    )
+    kafka_consumer_group: str = Field(
+        default="ai-cv-evaluator-workers", description="Consumer group of the worker processes."
+    )
+    kafka_partitions: int = Field(
+        default=8,
+        ge=1,
+        description="Partitions of the jobs topic when the service creates it (caps parallelism).",
+    )
+    kafka_retention_hours: float = Field(
+        default=168.0, gt=0, description="Retention of both topics when the service creates them."
+    )
+    kafka_sweep_interval_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description=(
+            "How often each process publishes jobs whose message is missing: accepted while the "
+            "broker was down, due for a retry, or whose worker died."
+        ),
+    )
+    kafka_republish_after_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="A job still queued this long after it was published is published again.",
     )
     job_lease_seconds: float = Field(
         default=60.0,

@@ -9,35 +9,17 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer  # type: ignore[import-untyped]
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # type: ignore[import-untyped]
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from tests.support.kafka_server import KafkaServer, KafkaUnavailable
+from tests.support.kafka_server import KafkaServer
 
 PARTITIONS = 8
 MESSAGES = 100
-
-
-@pytest.fixture(scope="module")
-def kafka() -> Iterator[KafkaServer]:
-    server = KafkaServer()
-    problem = None
-    try:
-        server.start()
-    except KafkaUnavailable as error:
-        problem = str(error)
-    if problem is not None:
-        server.stop()
-        # A missing broker is a broken test set-up, never a reason to skip the queue's tests.
-        pytest.fail(f"cannot start the test Kafka broker: {problem}", pytrace=False)
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

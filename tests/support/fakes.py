@@ -29,6 +29,7 @@ class InMemoryDatabase:
         self.uploads: dict[str, Upload] = {}
         self.jobs: dict[str, Job] = {}
         self.results: dict[str, dict[str, Any]] = {}
+        self.published: dict[str, datetime] = {}
         self.lock = asyncio.Lock()
 
 
@@ -271,6 +272,42 @@ class InMemoryJobLedger:
         for job in self._db.jobs.values():
             counts[job.status.value] += 1
         return counts
+
+    async def mark_published(self, job_id: str, at: datetime) -> None:
+        if job_id in self._db.jobs:
+            self._db.published[job_id] = at
+
+    async def due_for_publish(self, now: datetime, stale_before: datetime, limit: int) -> list[str]:
+        due = []
+        for job in sorted(self._db.jobs.values(), key=lambda j: (j.available_at, j.id)):
+            published = self._db.published.get(job.id)
+            if job.status is JobStatus.QUEUED and job.available_at <= now:
+                if published is None or published < job.available_at or published < stale_before:
+                    due.append(job.id)
+            elif (
+                job.status is JobStatus.PROCESSING
+                and job.lease_expires_at is not None
+                and job.lease_expires_at < now
+                and (published is None or published < job.lease_expires_at)
+            ):
+                due.append(job.id)
+        return due[:limit]
+
+    async def requeue_failed(self, job_id: str, now: datetime) -> bool:
+        job = self._db.jobs.get(job_id)
+        if job is None or job.status is not JobStatus.FAILED:
+            return False
+        self._db.jobs[job_id] = replace(
+            job,
+            status=JobStatus.QUEUED,
+            attempts=0,
+            available_at=now,
+            updated_at=now,
+            finished_at=None,
+            error_code=None,
+            error_message=None,
+        )
+        return True
 
 
 class InMemoryBlobStore:

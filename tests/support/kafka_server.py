@@ -32,8 +32,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
-from aiokafka.admin import AIOKafkaAdminClient  # type: ignore[import-untyped]
-from aiokafka.errors import KafkaError  # type: ignore[import-untyped]
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 
 from tests.support.processes import free_port
 

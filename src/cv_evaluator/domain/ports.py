@@ -144,6 +144,20 @@ class JobLedger(Protocol):
 
     async def count_by_status(self) -> dict[str, int]: ...
 
+    async def mark_published(self, job_id: str, at: datetime) -> None:
+        """Record that the job's id was handed to a message broker (the outbox mark)."""
+        ...
+
+    async def due_for_publish(self, now: datetime, stale_before: datetime, limit: int) -> list[str]:
+        """Jobs a broker has no live message for: queued and due but never published, or last
+        published before they became due (a retry), or published before ``stale_before`` and
+        still waiting; and processing jobs whose lease ran out since they were published."""
+        ...
+
+    async def requeue_failed(self, job_id: str, now: datetime) -> bool:
+        """Put a failed job back in the queue with fresh attempts (dead-letter replay)."""
+        ...
+
 
 class JobPublisher(Protocol):
     """Announces a committed job to the workers (db backend: a wake-up; brokers: a message)."""
@@ -155,6 +169,10 @@ class JobSource(Protocol):
     """Hands a worker its next claimed job, waiting up to ``timeout`` seconds for one."""
 
     async def next_job(self, worker_id: str, timeout: float) -> Job | None: ...
+
+    async def done(self, job: Job) -> None:
+        """The worker has recorded the job's outcome (or handed it back): acknowledge delivery."""
+        ...
 
     def close(self) -> None:
         """Stop handing out jobs: waiting and later calls return None at once."""

@@ -52,6 +52,9 @@ class DbJobQueue:
         if self._broadcast is not None:
             await self._broadcast(job_id)
 
+    async def done(self, job: Job) -> None:
+        """Nothing to acknowledge: the job row is the queue."""
+
     async def next_job(self, worker_id: str, timeout: float) -> Job | None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout

@@ -208,6 +208,54 @@ class SqlJobLedger:
             counts.update({str(row[0]): int(row[1]) for row in rows})
             return counts
 
+    async def mark_published(self, job_id: str, at: datetime) -> None:
+        async with translated_errors(), self._engine.begin() as connection:
+            await connection.execute(
+                update(jobs).where(jobs.c.id == job_id).values(published_at=at)
+            )
+
+    async def due_for_publish(self, now: datetime, stale_before: datetime, limit: int) -> list[str]:
+        unpublished = jobs.c.published_at.is_(None)
+        waiting = and_(
+            jobs.c.status == JobStatus.QUEUED.value,
+            jobs.c.available_at <= now,
+            or_(
+                unpublished,
+                jobs.c.published_at < jobs.c.available_at,
+                jobs.c.published_at < stale_before,
+            ),
+        )
+        abandoned = and_(
+            jobs.c.status == JobStatus.PROCESSING.value,
+            jobs.c.lease_expires_at < now,
+            or_(unpublished, jobs.c.published_at < jobs.c.lease_expires_at),
+        )
+        async with translated_errors(), self._engine.connect() as connection:
+            rows = await connection.execute(
+                select(jobs.c.id)
+                .where(or_(waiting, abandoned))
+                .order_by(jobs.c.available_at, jobs.c.id)
+                .limit(limit)
+            )
+            return [str(row[0]) for row in rows]
+
+    async def requeue_failed(self, job_id: str, now: datetime) -> bool:
+        async with translated_errors(), self._engine.begin() as connection:
+            changed = await connection.execute(
+                update(jobs)
+                .where(jobs.c.id == job_id, jobs.c.status == JobStatus.FAILED.value)
+                .values(
+                    status=JobStatus.QUEUED.value,
+                    attempts=0,
+                    available_at=now,
+                    updated_at=now,
+                    finished_at=None,
+                    error_code=None,
+                    error_message=None,
+                )
+            )
+            return changed.rowcount == 1
+
     @staticmethod
     async def _appended_log(
         connection: AsyncConnection, job_id: str, attempt: Mapping[str, Any]

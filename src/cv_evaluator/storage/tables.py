@@ -68,6 +68,9 @@ jobs = Table(
     Column("error_code", String(64), nullable=True),
     Column("error_message", Text, nullable=True),
     Column("attempt_log", PortableJSON, nullable=False),
+    # When the job's id was last handed to a message broker (the outbox mark); unused by the
+    # db queue.
+    Column("published_at", UtcDateTime, nullable=True),
     # The claim query looks for due queued jobs and expired leases: both served by these.
     Index(None, "status", "available_at"),
     Index(None, "status", "lease_expires_at"),

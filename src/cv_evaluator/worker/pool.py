@@ -10,6 +10,7 @@ import socket
 
 from cv_evaluator.domain.errors import CvEvaluatorError
 from cv_evaluator.domain.ids import IdKind, new_id
+from cv_evaluator.domain.jobs import Job
 from cv_evaluator.domain.ports import JobSource
 from cv_evaluator.worker.processor import JobProcessor
 
@@ -68,11 +69,21 @@ class WorkerPool:
                 await task
             except asyncio.CancelledError:
                 # Cancelled by stop() after the grace period; the processor released the job.
+                await self._acknowledge(job)
                 return
             except Exception:
                 log.exception("job processing crashed; its lease will expire and be reclaimed")
             finally:
                 self._busy.discard(task)
+            await self._acknowledge(job)
+
+    async def _acknowledge(self, job: Job) -> None:
+        # The job row already holds the outcome (or the job is back in the queue), so a lost
+        # acknowledgement only means a redelivery, which the claim turns into a no-op.
+        try:
+            await self._source.done(job)
+        except Exception:
+            log.warning("could not acknowledge a delivered job", exc_info=True)
 
     async def stop(self) -> None:
         """Stop claiming; let in-flight jobs finish within the timeout; release the rest."""

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -23,6 +23,7 @@ from cv_evaluator.worker.retry import backoff_seconds
 log = logging.getLogger(__name__)
 
 RequestLoader = Callable[[Job], Awaitable[EvaluationRequest]]
+DeadLetters = Callable[[Job, str, str, Sequence[Mapping[str, Any]]], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +59,9 @@ class JobProcessor:
         clock: Clock,
         settings: ProcessorSettings,
         metrics: ServiceMetrics,
+        dead_letters: DeadLetters | None = None,
     ) -> None:
+        self._dead_letters = dead_letters
         self._ledger = ledger
         self._evaluator = evaluator
         self._load_request = load_request
@@ -185,3 +188,5 @@ class JobProcessor:
             message = f"{message} (gave up after {job.attempts} attempts)"
         if await self._ledger.fail(job.id, worker_id, failure.code, message, now, attempt):
             self._metrics.jobs_failed.labels(code=failure.code).inc()
+            if self._dead_letters is not None:
+                await self._dead_letters(job, failure.code, message, [*job.attempt_log, attempt])
