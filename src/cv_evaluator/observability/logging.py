@@ -57,3 +57,6 @@ def configure_logging(level: str, fmt: str) -> None:
         logging.getLogger(name).propagate = True
     # Access lines are replaced by our own request log, which carries the request id.
     logging.getLogger("uvicorn.access").disabled = True
+    # While a broker is away the Kafka client logs every reconnection attempt as an error, many
+    # a second; the queue reports the outage itself, once per failed operation, as a warning.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)

@@ -95,6 +95,7 @@ class KafkaJobQueue:
         self._delivered: dict[str, list[tuple[TopicPartition, int]]] = {}
         self._closed = False
         self._consumer_lock = asyncio.Lock()
+        self._skip_publish_until = 0.0
 
     # --- lifecycle
 
@@ -102,21 +103,13 @@ class KafkaJobQueue:
         """Ensure the topics exist, connect the producer and start the outbox sweeper."""
         try:
             await self.ensure_topics()
-            producer = AIOKafkaProducer(
-                bootstrap_servers=self._settings.brokers,
-                enable_idempotence=True,
-                acks="all",
-                request_timeout_ms=int(_PUBLISH_TIMEOUT_SECONDS * 1000),
-            )
-            await producer.start()
+            await self._ensure_producer()
         except (KafkaError, OSError) as exc:
             # The service still accepts jobs: the sweeper publishes them once the broker answers.
             log.warning(
                 "Kafka is unreachable at start; jobs will be published when it returns",
                 extra={"reason": type(exc).__name__},
             )
-        else:
-            self._producer = producer
         self._sweeper = asyncio.create_task(self._sweep_forever())
 
     async def ensure_topics(self) -> None:
@@ -171,13 +164,27 @@ class KafkaJobQueue:
             producer = AIOKafkaProducer(
                 bootstrap_servers=self._settings.brokers, enable_idempotence=True, acks="all"
             )
-            await producer.start()
+            try:
+                await producer.start()
+            except BaseException:
+                await producer.stop()  # a half-started client still holds connections
+                raise
             self._producer = producer
         return self._producer
 
     async def publish(self, job_id: str) -> None:
-        """Publish a committed job; on failure leave it to the sweeper (the request succeeds)."""
+        """Publish a committed job; on failure leave it to the sweeper (the request succeeds).
+
+        After a failure, requests stop trying for a sweep interval: while the broker is away each
+        attempt would cost the caller the whole publish timeout, and the sweeper publishes the
+        job as soon as the broker answers again.
+        """
+        if asyncio.get_running_loop().time() < self._skip_publish_until:
+            return
         if not await self._send(job_id):
+            self._skip_publish_until = (
+                asyncio.get_running_loop().time() + self._settings.sweep_interval_seconds
+            )
             log.warning("could not publish a job; the sweeper will", extra={"job": job_id})
 
     async def _send(self, job_id: str) -> bool:
@@ -188,6 +195,7 @@ class KafkaJobQueue:
                 await producer.send_and_wait(self._settings.topic, payload, key=job_id.encode())
         except (KafkaError, OSError, TimeoutError):
             return False
+        self._skip_publish_until = 0.0
         await self._ledger.mark_published(job_id, self._clock.now())
         return True
 
@@ -296,7 +304,13 @@ class KafkaJobQueue:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
         )
-        await consumer.start()
+        try:
+            await consumer.start()
+        except (KafkaError, OSError) as exc:
+            await consumer.stop()
+            raise Unavailable(
+                "the message broker is unavailable", details={"reason": type(exc).__name__}
+            ) from exc
         self._consumer = consumer
         self._fetcher = asyncio.create_task(self._fetch_forever(consumer))
 

@@ -58,8 +58,12 @@ class WorkerPool:
                 job = await self._source.next_job(worker_id, self._poll_interval)
             except CvEvaluatorError as exc:
                 log.warning("could not claim work; pausing", extra={"code": exc.code.value})
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), _ERROR_PAUSE_SECONDS)
+                await self._pause()
+                continue
+            except Exception:
+                # A loop that dies takes its share of the capacity with it, silently: never.
+                log.exception("unexpected error while claiming work; pausing")
+                await self._pause()
                 continue
             if job is None:
                 continue
@@ -76,6 +80,10 @@ class WorkerPool:
             finally:
                 self._busy.discard(task)
             await self._acknowledge(job)
+
+    async def _pause(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), _ERROR_PAUSE_SECONDS)
 
     async def _acknowledge(self, job: Job) -> None:
         # The job row already holds the outcome (or the job is back in the queue), so a lost
