@@ -306,8 +306,8 @@ def evaluate(
 def _print_result(result: dict[str, Any]) -> None:
     console = Console()
     console.print(
-        f"[bold]CV match rate[/bold] {result['cv_match_rate']:.2f}    "
-        f"[bold]Project score[/bold] {result['project_score']:.1f}/10"
+        f"[bold]CV match rate[/bold] {result['cv_match_rate']:.3f}    "
+        f"[bold]Project score[/bold] {result['project_score']:.2f}/10"
     )
     table = Table("group", "parameter", "score", "weight", "rationale", title="Breakdown")
     for item in result["breakdown"]:

@@ -177,7 +177,8 @@ def test_cli_evaluate_prints_a_table_and_json(tmp_path: Path, service_env: dict[
         check=True,
     )
     result = json.loads(as_json.stdout)
-    assert f"{result['cv_match_rate']:.2f}" in table.stdout
+    assert f"{result['cv_match_rate']:.3f}" in table.stdout
+    assert f"{result['project_score']:.2f}/10" in table.stdout
     bad = tmp_path / "empty.txt"
     bad.write_bytes(b"")
     refused = subprocess.run(
