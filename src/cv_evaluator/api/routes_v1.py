@@ -22,7 +22,7 @@ from cv_evaluator.domain.errors import (
 )
 from cv_evaluator.domain.jobs import EvaluationInputs, JobStatus
 from cv_evaluator.observability.logging import request_id_var
-from cv_evaluator.service.results import JobView
+from cv_evaluator.service.results import render_job
 from cv_evaluator.service.uploads import IncomingFile
 
 router = APIRouter(prefix="/v1", tags=["evaluation"])
@@ -164,22 +164,6 @@ async def evaluate(request: Request) -> EvaluateResponse:
     return EvaluateResponse(id=submission.job.id, status=submission.job.status.value)
 
 
-def _result_body(view: JobView) -> dict[str, Any]:
-    job = view.job
-    body = ResultResponse(
-        id=job.id,
-        status=job.status.value,
-        created_at=job.created_at,
-        updated_at=job.updated_at,
-        attempts=job.attempts,
-    ).model_dump(mode="json", exclude_none=True)
-    if job.status is JobStatus.COMPLETED and view.result is not None:
-        body["result"] = view.result
-    if job.status is JobStatus.FAILED:
-        body["error"] = {"code": job.error_code, "message": job.error_message}
-    return body
-
-
 @router.get(
     "/result/{job_id}",
     response_model=ResultResponse,
@@ -194,7 +178,7 @@ async def result(job_id: str, request: Request) -> Response:
     rendered = context.result_cache.get(job_id)
     if rendered is None:
         view = await context.results.get(job_id)
-        body = _result_body(view)
+        body = render_job(view)
         payload = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
         rendered = RenderedResult(payload, '"' + hashlib.sha256(payload).hexdigest()[:32] + '"')
         if view.job.status is JobStatus.COMPLETED:
