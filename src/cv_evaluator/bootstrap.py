@@ -35,15 +35,18 @@ from cv_evaluator.observability.metrics import ServiceMetrics
 from cv_evaluator.queue.db import DbJobQueue
 from cv_evaluator.queue.kafka import KafkaJobQueue, KafkaSettings
 from cv_evaluator.queue.pg_notify import PgJobNotifications
+from cv_evaluator.service.callback_urls import parse_allowed_hosts
 from cv_evaluator.service.evaluations import EvaluationService
 from cv_evaluator.service.requests import JobRequestLoader
 from cv_evaluator.service.results import ResultService
 from cv_evaluator.service.uploads import UploadService
 from cv_evaluator.storage.blobs import FileBlobStore
+from cv_evaluator.storage.callbacks import SqlCallbackOutbox
 from cv_evaluator.storage.engine import is_sqlite, make_async_engine
 from cv_evaluator.storage.ledger import SqlJobLedger
 from cv_evaluator.storage.migrate import head_revision
 from cv_evaluator.storage.unit_of_work import SqlUnitOfWorkFactory
+from cv_evaluator.worker.callbacks import CallbackDispatcher
 from cv_evaluator.worker.offload import ProcessPoolEvaluator
 from cv_evaluator.worker.pool import WorkerPool
 from cv_evaluator.worker.processor import JobProcessor, ProcessorSettings
@@ -72,6 +75,7 @@ class Runtime:
     results: ResultService
     processor: JobProcessor
     notifications: PgJobNotifications | None = None
+    callbacks: CallbackDispatcher | None = None
     pools: list[WorkerPool] = field(default_factory=list)
     self_test: dict[str, Any] = field(
         default_factory=lambda: {"ok": True, "self_test": "not run in this process"}
@@ -80,6 +84,8 @@ class Runtime:
     def worker_pool(self, concurrency: int) -> WorkerPool:
         if self.notifications is not None:
             self.notifications.start()
+        if self.callbacks is not None:
+            self.callbacks.start()
         pool = WorkerPool(
             self.queue,
             self.processor,
@@ -192,6 +198,8 @@ class Runtime:
         for pool in self.pools:
             await pool.stop()
         self.pools.clear()
+        if self.callbacks is not None:
+            await self.callbacks.stop()
         if isinstance(self.queue, KafkaJobQueue):
             await self.queue.stop()
         if self.notifications is not None:
@@ -229,6 +237,23 @@ def build_queue(
     return queue, notifications
 
 
+def build_callbacks(
+    settings: Settings, engine: AsyncEngine, uow: SqlUnitOfWorkFactory, clock: Clock
+) -> CallbackDispatcher | None:
+    if settings.app_webhook_secret is None:
+        return None
+    return CallbackDispatcher(
+        SqlCallbackOutbox(engine),
+        ResultService(uow),
+        clock,
+        secret=settings.app_webhook_secret.get_secret_value().encode(),
+        allowed_hosts=parse_allowed_hosts(settings.app_callback_allowed_hosts),
+        timeout_seconds=settings.app_callback_timeout_seconds,
+        retry_base_seconds=settings.app_callback_retry_base_seconds,
+        retry_window_seconds=settings.app_callback_retry_window_seconds,
+    )
+
+
 def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
     clock = clock or SystemClock()
     engine = make_async_engine(
@@ -241,6 +266,7 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
     uow = SqlUnitOfWorkFactory(engine)
     ledger = SqlJobLedger(engine)
     queue, notifications = build_queue(settings, ledger, clock)
+    allowed_hosts = parse_allowed_hosts(settings.app_callback_allowed_hosts)
     evaluator = build_evaluator(settings)
     blobs = FileBlobStore(settings.data_dir / "uploads")
     processor = JobProcessor(
@@ -276,10 +302,13 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
             rubric_loader=load_rubric,
             max_reference_chars=settings.max_reference_chars,
             max_attempts=settings.job_max_attempts,
+            callbacks_enabled=settings.app_webhook_secret is not None,
+            callback_allowed_hosts=allowed_hosts,
         ),
         results=ResultService(uow),
         processor=processor,
         notifications=notifications,
+        callbacks=build_callbacks(settings, engine, uow, clock),
     )
 
 

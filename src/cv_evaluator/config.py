@@ -195,6 +195,35 @@ class Settings(BaseSettings):
         ),
     )
 
+    # --- completion callbacks
+    app_webhook_secret: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Key for the HMAC-SHA256 signature of completion callbacks; `callback_url` is refused "
+            "while it is unset."
+        ),
+    )
+    app_callback_allowed_hosts: str = Field(
+        default="",
+        description=(
+            "Comma-separated hosts that callbacks may reach even though they resolve to private, "
+            "loopback or link-local addresses (refused otherwise)."
+        ),
+    )
+    app_callback_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Time limit of one callback request."
+    )
+    app_callback_retry_base_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="First delay before a failed callback is tried again; doubles each time.",
+    )
+    app_callback_retry_window_seconds: float = Field(
+        default=86_400.0,
+        gt=0,
+        description="How long after the job ended a failing callback keeps being tried.",
+    )
+
     # --- readiness
     ready_min_free_disk_mb: float = Field(
         default=100.0,

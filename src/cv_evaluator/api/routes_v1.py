@@ -155,6 +155,7 @@ async def evaluate(request: Request) -> EvaluateResponse:
             job_description=body.job_description,
             study_case_brief=body.study_case_brief,
             scoring_rubric=body.scoring_rubric,
+            callback_url=body.callback_url,
         ),
         idempotency_key=request.headers.get("idempotency-key"),
         request_id=request_id_var.get(),

@@ -28,6 +28,13 @@ class EvaluateBody(BaseModel):
     scoring_rubric: str | None = Field(
         default=None, description="Rubric as YAML or JSON text; the shipped default when omitted."
     )
+    callback_url: str | None = Field(
+        default=None,
+        description=(
+            "When the job ends, the result document is POSTed here, signed (X-Signature: "
+            "sha256=HMAC(APP_WEBHOOK_SECRET, X-Signature-Timestamp + '.' + body))."
+        ),
+    )
 
 
 class EvaluateResponse(BaseModel):

@@ -28,6 +28,8 @@ class EvaluationInputs:
     job_description: str | None = None
     study_case_brief: str | None = None
     scoring_rubric: str | None = None
+    # Where to POST the result when the job ends (completion callback); None: nobody is told.
+    callback_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

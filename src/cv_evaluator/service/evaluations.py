@@ -14,6 +14,7 @@ from cv_evaluator.domain.evaluation import Rubric
 from cv_evaluator.domain.ids import IdKind, kind_of, new_id
 from cv_evaluator.domain.jobs import EvaluationInputs, Job, JobStatus
 from cv_evaluator.domain.ports import JobPublisher, UnitOfWorkFactory
+from cv_evaluator.service.callback_urls import check_callback_url
 
 _MAX_IDEMPOTENCY_KEY = 255
 _EXPECTED_KIND = {
@@ -43,7 +44,11 @@ class EvaluationService:
         rubric_loader: Callable[[str], Rubric],
         max_reference_chars: int,
         max_attempts: int,
+        callbacks_enabled: bool = False,
+        callback_allowed_hosts: frozenset[str] = frozenset(),
     ) -> None:
+        self._callbacks_enabled = callbacks_enabled
+        self._callback_allowed_hosts = callback_allowed_hosts
         self._uow = uow
         self._publisher = publisher
         self._clock = clock
@@ -65,6 +70,13 @@ class EvaluationService:
                     f"{name} is longer than {self._max_chars} characters",
                     details={"field": name, "length": len(value), "limit": self._max_chars},
                 )
+        if inputs.callback_url is not None:
+            if not self._callbacks_enabled:
+                raise InvalidArgument(
+                    "completion callbacks are off: the operator must set APP_WEBHOOK_SECRET",
+                    details={"field": "callback_url"},
+                )
+            check_callback_url(inputs.callback_url, self._callback_allowed_hosts)
         if inputs.scoring_rubric is not None:
             # Fail now with a precise message rather than later inside the job.
             self._load_rubric(inputs.scoring_rubric)

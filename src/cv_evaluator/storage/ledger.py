@@ -13,13 +13,13 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from cv_evaluator.domain.jobs import Job, JobStatus
 from cv_evaluator.storage.errors import translated_errors
 from cv_evaluator.storage.rows import row_to_job
-from cv_evaluator.storage.tables import jobs, results
+from cv_evaluator.storage.tables import callbacks, jobs, results
 
 
 def _available(now: datetime) -> Any:
@@ -113,6 +113,7 @@ class SqlJobLedger:
             if not finished:
                 # The lease was lost (another worker reclaimed the job): store nothing.
                 return False
+            await self._announce(connection, job_id, now)
             await connection.execute(
                 insert(results).values(
                     job_id=job_id,
@@ -136,7 +137,7 @@ class SqlJobLedger:
         attempt: Mapping[str, Any],
     ) -> bool:
         async with translated_errors(), self._engine.begin() as connection:
-            return await self._hand_back(
+            failed = await self._hand_back(
                 connection,
                 job_id,
                 worker_id,
@@ -147,6 +148,9 @@ class SqlJobLedger:
                 error_code=code,
                 error_message=message,
             )
+            if failed:
+                await self._announce(connection, job_id, now)
+            return failed
 
     async def retry_later(
         self,
@@ -180,6 +184,29 @@ class SqlJobLedger:
                 available_at=now,
                 updated_at=now,
             )
+
+    @staticmethod
+    async def _announce(connection: AsyncConnection, job_id: str, now: datetime) -> None:
+        """Queue the completion callback, in the transaction that ends the job."""
+        url = (
+            await connection.execute(select(jobs.c.callback_url).where(jobs.c.id == job_id))
+        ).scalar_one_or_none()
+        if url is None:
+            return
+        # A replayed job ends a second time: it announces its new ending, afresh.
+        await connection.execute(delete(callbacks).where(callbacks.c.job_id == job_id))
+        await connection.execute(
+            insert(callbacks).values(
+                job_id=job_id,
+                url=url,
+                status="pending",
+                attempts=0,
+                next_attempt_at=now,
+                created_at=now,
+                updated_at=now,
+                attempt_log=[],
+            )
+        )
 
     async def _hand_back(
         self,

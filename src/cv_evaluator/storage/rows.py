@@ -67,6 +67,7 @@ def job_to_row(job: Job) -> dict[str, Any]:
         "error_code": job.error_code,
         "error_message": job.error_message,
         "attempt_log": list(job.attempt_log),
+        "callback_url": job.inputs.callback_url,
     }
 
 
@@ -80,6 +81,7 @@ def row_to_job(row: Mapping[Any, Any]) -> Job:
             job_description=row["job_description"],
             study_case_brief=row["study_case_brief"],
             scoring_rubric=row["scoring_rubric"],
+            callback_url=row["callback_url"],
         ),
         created_at=row["created_at"],
         updated_at=row["updated_at"],

@@ -71,9 +71,27 @@ jobs = Table(
     # When the job's id was last handed to a message broker (the outbox mark); unused by the
     # db queue.
     Column("published_at", UtcDateTime, nullable=True),
+    Column("callback_url", Text, nullable=True),
     # The claim query looks for due queued jobs and expired leases: both served by these.
     Index(None, "status", "available_at"),
     Index(None, "status", "lease_expires_at"),
+)
+
+# The completion-callback outbox: one row per ended job that asked for a callback, written in the
+# transaction that ends the job, so no ending goes unannounced.
+callbacks = Table(
+    "callbacks",
+    metadata,
+    Column("job_id", String(40), ForeignKey("jobs.id"), primary_key=True),
+    Column("url", Text, nullable=False),
+    Column("status", String(16), nullable=False),  # pending | delivered | abandoned
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", UtcDateTime, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("attempt_log", PortableJSON, nullable=False),
+    Index(None, "status", "next_attempt_at"),
 )
 
 results = Table(
