@@ -24,6 +24,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
+from cv_evaluator.background import BackgroundTask
 from cv_evaluator.domain.clock import Clock
 from cv_evaluator.domain.errors import Unavailable
 from cv_evaluator.domain.jobs import Job
@@ -89,8 +90,8 @@ class KafkaJobQueue:
         self._producer: AIOKafkaProducer | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self._records: asyncio.Queue[Any] = asyncio.Queue(maxsize=settings.prefetch)
-        self._fetcher: asyncio.Task[None] | None = None
-        self._sweeper: asyncio.Task[None] | None = None
+        self._fetcher: BackgroundTask | None = None
+        self._sweeper = BackgroundTask(self._sweep_forever)
         self._offsets: dict[TopicPartition, _PartitionOffsets] = {}
         self._delivered: dict[str, list[tuple[TopicPartition, int]]] = {}
         self._closed = False
@@ -110,7 +111,7 @@ class KafkaJobQueue:
                 "Kafka is unreachable at start; jobs will be published when it returns",
                 extra={"reason": type(exc).__name__},
             )
-        self._sweeper = asyncio.create_task(self._sweep_forever())
+        self._sweeper.start()
 
     async def ensure_topics(self) -> None:
         admin = AIOKafkaAdminClient(bootstrap_servers=self._settings.brokers)
@@ -145,11 +146,9 @@ class KafkaJobQueue:
 
     async def stop(self) -> None:
         self.close()
-        for task in (self._fetcher, self._sweeper):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        await self._sweeper.stop()
+        if self._fetcher is not None:
+            await self._fetcher.stop()
         if self._consumer is not None:
             with contextlib.suppress(KafkaError):
                 await self._consumer.stop()  # commits nothing more; leaves the group
@@ -312,7 +311,8 @@ class KafkaJobQueue:
                 "the message broker is unavailable", details={"reason": type(exc).__name__}
             ) from exc
         self._consumer = consumer
-        self._fetcher = asyncio.create_task(self._fetch_forever(consumer))
+        self._fetcher = BackgroundTask(lambda: self._fetch_forever(consumer))
+        self._fetcher.start()
 
     async def _fetch_forever(self, consumer: AIOKafkaConsumer) -> None:
         while not self._closed:

@@ -4,13 +4,14 @@ process. Polling stays the fallback, so a lost notification only costs one poll 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 
 import psycopg
 from psycopg import sql
 from sqlalchemy.engine import make_url
+
+from cv_evaluator.background import BackgroundTask
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,7 @@ class PgJobNotifications:
     def __init__(self, url: str, on_notification: Callable[[], None]) -> None:
         self._url = libpq_url(url)
         self._on_notification = on_notification
-        self._task: asyncio.Task[None] | None = None
+        self._task = BackgroundTask(self._listen_forever)
         self.listening = asyncio.Event()
 
     async def send(self, job_id: str) -> None:
@@ -42,15 +43,10 @@ class PgJobNotifications:
             log.warning("could not send a job notification; workers will find it by polling")
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._listen_forever())
+        self._task.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._task.stop()
 
     async def _listen_forever(self) -> None:
         while True:

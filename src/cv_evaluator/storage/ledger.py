@@ -10,6 +10,7 @@ failing to upgrade a read snapshot; on PostgreSQL the claim picks its row with
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +21,11 @@ from cv_evaluator.domain.jobs import Job, JobStatus
 from cv_evaluator.storage.errors import translated_errors
 from cv_evaluator.storage.rows import row_to_job
 from cv_evaluator.storage.tables import callbacks, jobs, results
+
+
+@dataclass(frozen=True, slots=True)
+class _Ended:
+    callback_url: str | None
 
 
 def _available(now: datetime) -> Any:
@@ -110,10 +116,10 @@ class SqlJobLedger:
                 error_code=None,
                 error_message=None,
             )
-            if not finished:
+            if finished is None:
                 # The lease was lost (another worker reclaimed the job): store nothing.
                 return False
-            await self._announce(connection, job_id, now)
+            await self._announce(connection, job_id, finished.callback_url, now)
             await connection.execute(
                 insert(results).values(
                     job_id=job_id,
@@ -148,9 +154,10 @@ class SqlJobLedger:
                 error_code=code,
                 error_message=message,
             )
-            if failed:
-                await self._announce(connection, job_id, now)
-            return failed
+            if failed is None:
+                return False
+            await self._announce(connection, job_id, failed.callback_url, now)
+            return True
 
     async def retry_later(
         self,
@@ -161,7 +168,7 @@ class SqlJobLedger:
         attempt: Mapping[str, Any],
     ) -> bool:
         async with translated_errors(), self._engine.begin() as connection:
-            return await self._hand_back(
+            ended = await self._hand_back(
                 connection,
                 job_id,
                 worker_id,
@@ -170,10 +177,11 @@ class SqlJobLedger:
                 available_at=available_at,
                 updated_at=now,
             )
+            return ended is not None
 
     async def release(self, job_id: str, worker_id: str, now: datetime) -> bool:
         async with translated_errors(), self._engine.begin() as connection:
-            return await self._hand_back(
+            ended = await self._hand_back(
                 connection,
                 job_id,
                 worker_id,
@@ -184,13 +192,13 @@ class SqlJobLedger:
                 available_at=now,
                 updated_at=now,
             )
+            return ended is not None
 
     @staticmethod
-    async def _announce(connection: AsyncConnection, job_id: str, now: datetime) -> None:
+    async def _announce(
+        connection: AsyncConnection, job_id: str, url: str | None, now: datetime
+    ) -> None:
         """Queue the completion callback, in the transaction that ends the job."""
-        url = (
-            await connection.execute(select(jobs.c.callback_url).where(jobs.c.id == job_id))
-        ).scalar_one_or_none()
         if url is None:
             return
         # A replayed job ends a second time: it announces its new ending, afresh.
@@ -215,16 +223,19 @@ class SqlJobLedger:
         worker_id: str,
         attempt: Mapping[str, Any] | None,
         **values: Any,
-    ) -> bool:
-        """End this worker's lease with ``values``, recording ``attempt``; False if not held."""
+    ) -> _Ended | None:
+        """End this worker's lease with ``values``, recording ``attempt``; None if not held."""
         if attempt is not None:
             values["attempt_log"] = await self._appended_log(connection, job_id, attempt)
-        changed = await connection.execute(
-            update(jobs)
-            .where(_held_by(job_id, worker_id))
-            .values(lease_owner=None, lease_expires_at=None, **values)
-        )
-        return changed.rowcount == 1
+        row = (
+            await connection.execute(
+                update(jobs)
+                .where(_held_by(job_id, worker_id))
+                .values(lease_owner=None, lease_expires_at=None, **values)
+                .returning(jobs.c.callback_url)
+            )
+        ).first()
+        return None if row is None else _Ended(callback_url=row.callback_url)
 
     async def count_by_status(self) -> dict[str, int]:
         async with translated_errors(), self._engine.connect() as connection:

@@ -7,7 +7,6 @@ happens to the delivery is recorded on the callback alone (``callbacks.attempt_l
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import hmac
 import json
@@ -19,6 +18,7 @@ from typing import Any
 import httpx
 
 from cv_evaluator import __version__
+from cv_evaluator.background import BackgroundTask
 from cv_evaluator.domain.clock import Clock
 from cv_evaluator.domain.errors import CvEvaluatorError
 from cv_evaluator.service.callback_urls import callback_host, forbidden_address
@@ -61,18 +61,13 @@ class CallbackDispatcher:
         self._retry_base = retry_base_seconds
         self._window = timedelta(seconds=retry_window_seconds)
         self._transport = transport
-        self._task: asyncio.Task[None] | None = None
+        self._task = BackgroundTask(self._run_forever)
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run_forever())
+        self._task.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._task.stop()
 
     async def _run_forever(self) -> None:
         while True:
@@ -88,6 +83,8 @@ class CallbackDispatcher:
         now = self._clock.now()
         lease = now + timedelta(seconds=self._timeout * 2 + 5)
         due = await self._outbox.claim_due(now, lease, _BATCH)
+        if not due:
+            return 0
         async with httpx.AsyncClient(
             timeout=self._timeout, follow_redirects=False, transport=self._transport
         ) as client:
