@@ -236,6 +236,303 @@ class Settings(BaseSettings):
     log_format: LogFormat = Field(
         default=LogFormat.JSON, description="`json` (one object per line) or `text`."
     )
+    log_dir: Path | None = Field(
+        default=None,
+        description=(
+            "When set, JSON logs are also written to rotating files `<process>.log` in this "
+            "directory (stdout keeps its copy)."
+        ),
+    )
+    log_file_max_mb: float = Field(
+        default=50.0, gt=0, description="A log file is rotated when it reaches this size (MiB)."
+    )
+    log_file_backups: int = Field(
+        default=10, ge=1, description="Rotated log files kept per process by the log writer."
+    )
+
+    # --- administration
+    admin_token: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Bearer token for the `/admin/...` HTTP routes (`Authorization: Bearer <token>`); "
+            "with none set those routes answer 403."
+        ),
+    )
+
+    # --- data retention
+    data_retention_days: float = Field(
+        default=90.0,
+        gt=0,
+        description=(
+            "Ended jobs, their results and callbacks, and uploads no longer used by a kept job, "
+            "are deleted by the retention task once older than this."
+        ),
+    )
+    data_retention_batch_size: int = Field(
+        default=500,
+        ge=1,
+        le=10_000,
+        description="Rows deleted per transaction by the retention task (kept short on purpose).",
+    )
+    data_retention_pause_seconds: float = Field(
+        default=0.05,
+        ge=0,
+        description="Pause between two retention batches, so the API always gets the database.",
+    )
+
+    # --- maintenance: where and how
+    maint_base_url: str | None = Field(
+        default=None,
+        description=(
+            "URL of the service that the service checks call (`/healthz`, `/readyz`); empty "
+            "means `http://127.0.0.1:<APP_PORT>`."
+        ),
+    )
+    maint_backup_dir: Path | None = Field(
+        default=None,
+        description="Directory that holds backups; empty means `DATA_DIR/backups`.",
+    )
+    maint_schedules_file: Path | None = Field(
+        default=None,
+        description=(
+            "TOML file that replaces the built-in schedules (checks and tasks of daily, weekly, "
+            "monthly, quarterly); see docs/operations.md for the format."
+        ),
+    )
+    maint_check_timeout_seconds: float = Field(
+        default=20.0, gt=0, description="Longest one check may run before it reports UNKNOWN."
+    )
+    maint_monitor_interval_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description=(
+            "How often each API process refreshes the check results behind `/metrics` and "
+            "`GET /admin/api/health` (0 turns the refresh off)."
+        ),
+    )
+    maint_monitor_checks: str = Field(
+        default="service.disk,service.logs,sqlite.*,postgres.connections,postgres.database_size,"
+        "postgres.long_queries,postgres.wraparound,queue.*,kafka.*,cross.*",
+        description=(
+            "Checks the API processes refresh in the background (comma-separated names or "
+            "patterns); the slow ones (dependency audit, bloat estimates) are left to the CLI."
+        ),
+    )
+
+    # --- maintenance: service thresholds
+    maint_http_timeout_seconds: float = Field(
+        default=5.0, gt=0, description="Time limit of the service checks' HTTP calls."
+    )
+    maint_http_warn_ms: float = Field(
+        default=1000.0, gt=0, description="A `/healthz` or `/readyz` slower than this is WARN."
+    )
+    maint_process_cpu_warn_percent: float = Field(
+        default=90.0, gt=0, description="A service process using more CPU than this is WARN."
+    )
+    maint_memory_warn_ratio: float = Field(
+        default=0.80,
+        gt=0,
+        le=1,
+        description="Memory in use over the limit (cgroup limit, else RAM) above which it is WARN.",
+    )
+    maint_memory_critical_ratio: float = Field(
+        default=0.90,
+        gt=0,
+        le=1,
+        description="Memory in use over the limit above which it is CRITICAL.",
+    )
+    maint_disk_warn_free_ratio: float = Field(
+        default=0.20,
+        ge=0,
+        le=1,
+        description="Free space (or inodes) below this share of the filesystem is WARN.",
+    )
+    maint_disk_critical_free_ratio: float = Field(
+        default=0.10,
+        ge=0,
+        le=1,
+        description="Free space (or inodes) below this share of the filesystem is CRITICAL.",
+    )
+    maint_disk_forecast_warn_days: float = Field(
+        default=14.0, gt=0, description="A filesystem forecast to fill within this many days: WARN."
+    )
+    maint_disk_forecast_critical_days: float = Field(
+        default=2.0,
+        gt=0,
+        description="A filesystem forecast to fill within this many days: CRITICAL.",
+    )
+    maint_log_dir_warn_mb: float = Field(
+        default=1024.0, gt=0, description="The log directory larger than this (MiB) is WARN."
+    )
+    maint_log_retention_days: float = Field(
+        default=30.0,
+        gt=0,
+        description="The log cleanup task deletes `*.log` files older than this.",
+    )
+    maint_log_compressed_retention_days: float = Field(
+        default=90.0,
+        gt=0,
+        description="The log cleanup task deletes compressed logs (`*.gz`) older than this.",
+    )
+
+    # --- maintenance: PostgreSQL thresholds
+    maint_pg_long_query_warn_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="A query running, or a session idle in transaction, longer than this is WARN.",
+    )
+    maint_pg_long_query_critical_seconds: float = Field(
+        default=1800.0,
+        gt=0,
+        description="A query running, or idle in transaction, longer than this is CRITICAL.",
+    )
+    maint_pg_blocked_warn_seconds: float = Field(
+        default=60.0, gt=0, description="A query waiting on a lock longer than this is WARN."
+    )
+    maint_pg_rollback_ratio_warn: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="Rolled back over all transactions of the database above this is WARN.",
+    )
+    maint_pg_cache_hit_ratio_warn: float = Field(
+        default=0.99,
+        ge=0,
+        le=1,
+        description="Buffer cache hit ratio below this is WARN (pghero's rule of thumb).",
+    )
+    maint_pg_connections_warn_ratio: float = Field(
+        default=0.80,
+        gt=0,
+        le=1,
+        description="Connections over `max_connections` above this is WARN.",
+    )
+    maint_pg_connections_critical_ratio: float = Field(
+        default=0.90,
+        gt=0,
+        le=1,
+        description="Connections over `max_connections` above this is CRITICAL.",
+    )
+    maint_pg_wraparound_warn_age: int = Field(
+        default=1_300_000_000,
+        gt=0,
+        description="Transaction-ID age (of the oldest database) above this is WARN "
+        "(check_postgres' default).",
+    )
+    maint_pg_wraparound_critical_age: int = Field(
+        default=1_400_000_000,
+        gt=0,
+        description="Transaction-ID age above this is CRITICAL (check_postgres' default).",
+    )
+    maint_pg_bloat_warn_ratio: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        description="Estimated wasted share of a table or index above this is WARN.",
+    )
+    maint_pg_bloat_min_mb: float = Field(
+        default=10.0,
+        ge=0,
+        description="Tables and indexes smaller than this (MiB) are never reported as bloated.",
+    )
+    maint_pg_dead_tuple_warn_ratio: float = Field(
+        default=0.2,
+        gt=0,
+        le=1,
+        description="Dead rows over all rows of a table above this is WARN.",
+    )
+    maint_pg_dead_tuple_min_rows: int = Field(
+        default=1000,
+        ge=0,
+        description="Tables with fewer dead rows than this are never reported for dead rows.",
+    )
+    maint_pg_vacuum_warn_days: float = Field(
+        default=7.0,
+        gt=0,
+        description="A changed table not vacuumed or analyzed (manually or by autovacuum) for "
+        "longer than this is WARN.",
+    )
+    maint_pg_index_usage_min_ratio: float = Field(
+        default=0.95,
+        ge=0,
+        le=1,
+        description="Index scans over all scans of a larger table below this is WARN (pghero).",
+    )
+    maint_pg_large_table_rows: int = Field(
+        default=10_000,
+        ge=0,
+        description="Tables with at least this many rows count as larger for index usage and "
+        "unused-index checks.",
+    )
+    maint_pg_slow_query_warn_ms: float = Field(
+        default=1000.0,
+        gt=0,
+        description="A statement in `pg_stat_statements` with a mean time above this is WARN.",
+    )
+
+    # --- maintenance: SQLite thresholds
+    maint_sqlite_wal_warn_mb: float = Field(
+        default=256.0, gt=0, description="A SQLite write-ahead log larger than this (MiB) is WARN."
+    )
+    maint_sqlite_freelist_warn_ratio: float = Field(
+        default=0.25,
+        gt=0,
+        le=1,
+        description="Free (reclaimable) pages over all pages of the SQLite file above this: WARN.",
+    )
+    maint_sqlite_analyze_warn_days: float = Field(
+        default=30.0,
+        gt=0,
+        description="SQLite statistics older than this (or never gathered) are WARN.",
+    )
+
+    # --- maintenance: queue thresholds
+    maint_queue_depth_warn: int = Field(
+        default=1000, ge=0, description="Jobs waiting in the queue above this is WARN."
+    )
+    maint_queue_depth_critical: int = Field(
+        default=10_000, ge=0, description="Jobs waiting in the queue above this is CRITICAL."
+    )
+    maint_queue_oldest_warn_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="The oldest waiting or unfinished job older than this: WARN.",
+    )
+    maint_queue_oldest_critical_seconds: float = Field(
+        default=1800.0,
+        gt=0,
+        description="The oldest waiting or unfinished job older than this: CRITICAL.",
+    )
+    maint_queue_failure_ratio_warn: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="Failed over ended jobs in the last hour above this is WARN.",
+    )
+    maint_queue_failure_ratio_critical: float = Field(
+        default=0.25,
+        ge=0,
+        le=1,
+        description="Failed over ended jobs in the last hour above this is CRITICAL.",
+    )
+    maint_queue_failure_min_jobs: int = Field(
+        default=20,
+        ge=1,
+        description="The failure ratio is judged only once this many jobs ended in the hour.",
+    )
+    maint_kafka_lag_allowance: int = Field(
+        default=100,
+        ge=0,
+        description="Consumer lag (messages) that is always OK, whatever its trend.",
+    )
+    maint_kafka_lag_samples: int = Field(
+        default=3,
+        ge=2,
+        description="Offsets samples taken to judge the consumer group's lag trend.",
+    )
+    maint_kafka_lag_interval_seconds: float = Field(
+        default=2.0, gt=0, description="Time between two offset samples of the lag check."
+    )
 
     @field_validator("log_level")
     @classmethod
@@ -250,6 +547,14 @@ class Settings(BaseSettings):
         if self.db_url:
             return self.db_url
         return f"sqlite:///{(self.data_dir / 'app.db').as_posix()}"
+
+    @property
+    def backup_dir(self) -> Path:
+        return self.maint_backup_dir or self.data_dir / "backups"
+
+    @property
+    def service_base_url(self) -> str:
+        return (self.maint_base_url or f"http://127.0.0.1:{self.app_port}").rstrip("/")
 
     @property
     def max_upload_bytes(self) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Float,
     ForeignKey,
@@ -105,4 +106,28 @@ results = Table(
     Column("evaluator_version", String(32), nullable=False),
     Column("document", PortableJSON, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
+)
+
+# The maintenance log: one row per `maint run` (and, later, per maintenance window). The row is
+# written when the run starts and updated as each task ends, so a run that dies half-way is still
+# on record.
+maintenance_runs = Table(
+    "maintenance_runs",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("kind", String(16), nullable=False),  # run | window
+    Column("schedule", String(32), nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("host", String(255), nullable=False),
+    Column("dry_run", Boolean, nullable=False),
+    Column("status", String(16), nullable=False),  # running | ok | warn | critical | failed
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("finished_at", UtcDateTime, nullable=True),
+    Column("duration_seconds", Float, nullable=True),
+    Column("tasks", PortableJSON, nullable=False),
+    Column("checks", PortableJSON, nullable=False),
+    Column("issues", PortableJSON, nullable=False),
+    Column("before", PortableJSON, nullable=False),
+    Column("after", PortableJSON, nullable=False),
+    Index(None, "schedule", "started_at"),
 )

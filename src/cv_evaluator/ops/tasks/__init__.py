@@ -1,0 +1,3 @@
+"""The task catalogue; importing this package registers every task."""
+
+from cv_evaluator.ops.tasks import capacity, database, logs, retention  # noqa: F401
