@@ -42,6 +42,7 @@ def test_environment_variables_are_grouped_by_prefix() -> None:
         "LOG",
         "ADMIN",
         "KAFKA",
+        "MAINT",
     }
     for env, _default, _help in setting_docs():
         assert env.split("_", 1)[0] in prefixes, env
