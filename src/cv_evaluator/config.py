@@ -1,7 +1,8 @@
 """Settings: one typed list; each has a name, a default, help text and an environment variable.
 
 The environment variable is the field name in upper case (``db_url`` → ``DB_URL``); prefixes group
-them (``DB_``, ``QUEUE_``, ``AI_``, ``APP_``, ``DATA_``, ``JOB_``, ``WORKER_``, ``LOG_``, ``ADMIN_``, ``MAINT_``...).
+them (``DB_``, ``QUEUE_``, ``AI_``, ``APP_``, ``DATA_``, ``JOB_``, ``WORKER_``, ``LOG_``,
+``ADMIN_``, ``MAINT_``...).
 ``docs/configuration.md`` is generated from this list and a test keeps the two in step.
 """
 
