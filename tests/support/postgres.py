@@ -14,6 +14,7 @@ import subprocess
 import tempfile
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 import psycopg
@@ -50,8 +51,10 @@ def _major_version(path: str) -> int:
 
 
 class PostgresServer:
-    def __init__(self) -> None:
+    def __init__(self, options: Sequence[str] = ()) -> None:
+        # Extra server settings, e.g. "shared_preload_libraries=pg_stat_statements".
         self.bindir = find_bindir()
+        self._extra = "".join(f" -c {option}" for option in options)
         self.root = Path(tempfile.mkdtemp(prefix="cv-eval-pg-"))
         self.data = self.root / "data"
         self.port = free_port()
@@ -73,6 +76,7 @@ class PostgresServer:
         options = (
             f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+            f"{self._extra}"
         )
         self._run(
             "pg_ctl",
@@ -130,7 +134,9 @@ class PostgresServer:
         self._pg_ctl("-m", "fast", "-w", "stop")
 
     def resume(self) -> None:
-        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
+        options = (
+            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off{self._extra}"
+        )
         self._pg_ctl("-o", options, "-l", str(self.root / "log"), "-w", "start")
         self._wait_ready()
 
