@@ -76,6 +76,9 @@ jobs = Table(
     # The claim query looks for due queued jobs and expired leases: both served by these.
     Index(None, "status", "available_at"),
     Index(None, "status", "lease_expires_at"),
+    # Deleting an upload checks that no job references it; without these that check scans jobs.
+    Index(None, "cv_id"),
+    Index(None, "project_id"),
 )
 
 # The completion-callback outbox: one row per ended job that asked for a callback, written in the
