@@ -22,9 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from cv_evaluator.api.app import create_app
 from cv_evaluator.api.context import ApiContext
 from cv_evaluator.api.result_cache import CompletedResultCache
+from cv_evaluator.background import BackgroundTask
 from cv_evaluator.config import QueueBackend, Settings
 from cv_evaluator.domain.clock import Clock, SystemClock
-from cv_evaluator.domain.errors import CvEvaluatorError
+from cv_evaluator.domain.errors import CvEvaluatorError, Unavailable
 from cv_evaluator.domain.evaluation import CandidateDocument, EvaluationRequest
 from cv_evaluator.domain.ports import Evaluator
 from cv_evaluator.evaluation.local import LocalEvaluator
@@ -32,6 +33,10 @@ from cv_evaluator.evaluation.references import default_case_study_brief, default
 from cv_evaluator.evaluation.rubric import default_rubric, load_rubric
 from cv_evaluator.ingest import DocumentReader
 from cv_evaluator.observability.metrics import ServiceMetrics
+from cv_evaluator.ops.context import OpsContext
+from cv_evaluator.ops.monitor import HealthMonitor
+from cv_evaluator.ops.registry import select_checks, split_patterns
+from cv_evaluator.ops.schedules import load_schedules
 from cv_evaluator.queue.db import DbJobQueue
 from cv_evaluator.queue.kafka import KafkaJobQueue, KafkaSettings
 from cv_evaluator.queue.pg_notify import PgJobNotifications
@@ -76,6 +81,8 @@ class Runtime:
     processor: JobProcessor
     notifications: PgJobNotifications | None = None
     callbacks: CallbackDispatcher | None = None
+    monitor: HealthMonitor | None = None
+    _monitor_task: BackgroundTask | None = None
     pools: list[WorkerPool] = field(default_factory=list)
     self_test: dict[str, Any] = field(
         default_factory=lambda: {"ok": True, "self_test": "not run in this process"}
@@ -177,6 +184,19 @@ class Runtime:
         needed = self.settings.ready_min_free_disk_mb
         return {"ok": free_mb >= needed, "free_mb": round(free_mb, 1), "min_free_mb": needed}
 
+    def start_monitor(self) -> None:
+        """Refresh the maintenance checks behind `/metrics` and the admin API in the background."""
+        if self.monitor is None or self.settings.maint_monitor_interval_seconds <= 0:
+            return
+        if self._monitor_task is None:
+            self._monitor_task = BackgroundTask(self.monitor.run_forever)
+        self._monitor_task.start()
+
+    async def _health_report(self, refresh: bool) -> dict[str, Any]:
+        if self.monitor is None:
+            raise Unavailable("maintenance checks are not available in this process")
+        return await self.monitor.health_document(refresh=refresh)
+
     def api_context(self) -> ApiContext:
         return ApiContext(
             uploads=self.uploads,
@@ -187,6 +207,10 @@ class Runtime:
             max_file_bytes=self.settings.max_upload_bytes,
             max_json_bytes=self.settings.max_reference_chars * 3 * _JSON_BODY_LIMIT_FACTOR + 4096,
             result_cache=CompletedResultCache(self.settings.app_result_cache_size),
+            admin_token=(
+                self.settings.admin_token.get_secret_value() if self.settings.admin_token else None
+            ),
+            health_report=self._health_report,
         )
 
     async def start(self) -> None:
@@ -195,6 +219,8 @@ class Runtime:
             await self.queue.start()
 
     async def close(self) -> None:
+        if self._monitor_task is not None:
+            await self._monitor_task.stop()
         for pool in self.pools:
             await pool.stop()
         self.pools.clear()
@@ -254,6 +280,26 @@ def build_callbacks(
     )
 
 
+def build_ops_context(
+    settings: Settings, *, actor: str = "cli", clock: Clock | None = None
+) -> OpsContext:
+    """What maintenance checks and tasks run with; its engine is the caller's to dispose."""
+    engine = make_async_engine(
+        settings.database_url,
+        busy_timeout_ms=settings.db_busy_timeout_ms,
+        pool_size=2,
+        pool_timeout=settings.db_pool_timeout_seconds,
+    )
+    return OpsContext(settings=settings, clock=clock or SystemClock(), engine=engine, actor=actor)
+
+
+def build_monitor(settings: Settings, engine: AsyncEngine, clock: Clock) -> HealthMonitor:
+    """The API's view of the maintenance checks; a bad selection or schedule fails start-up."""
+    checks = select_checks(split_patterns(settings.maint_monitor_checks))
+    context = OpsContext(settings=settings, clock=clock, engine=engine, actor="api-monitor")
+    return HealthMonitor(context, checks, load_schedules(settings.maint_schedules_file))
+
+
 def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
     clock = clock or SystemClock()
     engine = make_async_engine(
@@ -268,6 +314,8 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
     queue, notifications = build_queue(settings, ledger, clock)
     allowed_hosts = parse_allowed_hosts(settings.app_callback_allowed_hosts)
     evaluator = build_evaluator(settings)
+    monitor = build_monitor(settings, engine, clock)
+    metrics.registry.register(monitor.collector())
     blobs = FileBlobStore(settings.data_dir / "uploads")
     processor = JobProcessor(
         ledger,
@@ -309,6 +357,7 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
         processor=processor,
         notifications=notifications,
         callbacks=build_callbacks(settings, engine, uow, clock),
+        monitor=monitor,
     )
 
 
@@ -322,6 +371,7 @@ def build_app(runtime: Runtime, *, workers: int | None = None) -> FastAPI:
         if concurrency > 0:
             await runtime.warm_up()
             runtime.worker_pool(concurrency).start()
+        runtime.start_monitor()
         try:
             yield
         finally:

@@ -20,14 +20,26 @@ from rich.table import Table
 from cv_evaluator import __version__
 from cv_evaluator.config import Settings, setting_docs
 from cv_evaluator.domain.errors import CvEvaluatorError
+from cv_evaluator.observability.logging import LogFiles
 
 
-def _settings() -> Settings:
+def load_settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:
         lines = [f"  {'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()]
         raise click.ClickException("invalid configuration:\n" + "\n".join(lines)) from None
+
+
+def _log_files(settings: Settings, process: str) -> LogFiles | None:
+    if settings.log_dir is None:
+        return None
+    return LogFiles(
+        directory=settings.log_dir,
+        process=process,
+        max_bytes=int(settings.log_file_max_mb * 1024 * 1024),
+        backups=settings.log_file_backups,
+    )
 
 
 def _migrate(settings: Settings) -> str:
@@ -45,7 +57,7 @@ def main() -> None:
 @main.command()
 def migrate() -> None:
     """Create or upgrade the database schema."""
-    settings = _settings()
+    settings = load_settings()
     revision = _migrate(settings)
     click.echo(f"database at revision {revision}")
 
@@ -89,8 +101,8 @@ def serve(host: str | None, port: int | None, workers: int | None, no_migrate: b
     from cv_evaluator.bootstrap import build_app, build_runtime
     from cv_evaluator.observability.logging import configure_logging
 
-    settings = _settings()
-    configure_logging(settings.log_level, settings.log_format.value)
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_format.value, _log_files(settings, "serve"))
     if settings.app_migrate_on_start and not no_migrate:
         _migrate(settings)
     app = build_app(build_runtime(settings), workers=workers)
@@ -113,8 +125,8 @@ def worker(concurrency: int | None, no_migrate: bool) -> None:
     from cv_evaluator.bootstrap import build_runtime
     from cv_evaluator.observability.logging import configure_logging
 
-    settings = _settings()
-    configure_logging(settings.log_level, settings.log_format.value)
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_format.value, _log_files(settings, "worker"))
     if settings.app_migrate_on_start and not no_migrate:
         _migrate(settings)
     count = concurrency if concurrency is not None else max(1, settings.app_workers)
@@ -150,7 +162,7 @@ def _kafka_runtime() -> Any:
     from cv_evaluator.bootstrap import build_runtime
     from cv_evaluator.config import QueueBackend
 
-    settings = _settings()
+    settings = load_settings()
     if settings.queue_backend is not QueueBackend.KAFKA:
         raise click.ClickException("dead letters exist only with QUEUE_BACKEND=kafka")
     return build_runtime(settings)
@@ -223,7 +235,7 @@ def config() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def config_show(as_json: bool) -> None:
     """Print the effective configuration, secrets masked."""
-    effective = _settings().effective()
+    effective = load_settings().effective()
     if as_json:
         click.echo(json.dumps(effective, indent=2, default=str))
         return
@@ -275,7 +287,7 @@ def evaluate(
     from cv_evaluator.ingest import DocumentReader
     from cv_evaluator.service.requests import build_request, document_from
 
-    settings = _settings()
+    settings = load_settings()
     reader = DocumentReader(max_pages=settings.max_document_pages)
     try:
         cv_doc = document_from(reader.read(cv.read_bytes(), cv.name))
@@ -331,3 +343,12 @@ def _print_result(result: dict[str, Any]) -> None:
         f"\n[dim]evaluator {receipt['evaluator']} {receipt['evaluator_version']}, "
         f"rubric {receipt['rubric']['sha256'][:12]}[/dim]"
     )
+
+
+def _add_subcommands() -> None:
+    from cv_evaluator.cli_maint import maint
+
+    main.add_command(maint)
+
+
+_add_subcommands()

@@ -278,7 +278,10 @@ class Settings(BaseSettings):
     data_retention_pause_seconds: float = Field(
         default=0.05,
         ge=0,
-        description="Pause between two retention batches, so the API always gets the database.",
+        description=(
+            "Pause between two retention batches, so the API always gets the database (at "
+            "least 0.1 s on SQLite, whose waiting writers retry too seldom to catch shorter gaps)."
+        ),
     )
 
     # --- maintenance: where and how
@@ -312,7 +315,8 @@ class Settings(BaseSettings):
         ),
     )
     maint_monitor_checks: str = Field(
-        default="service.disk,service.logs,sqlite.*,postgres.connections,postgres.database_size,"
+        default="service.disk,service.logs,sqlite.files,sqlite.freelist,sqlite.analyze,"
+        "postgres.connections,postgres.database_size,"
         "postgres.long_queries,postgres.wraparound,queue.*,kafka.*,cross.*",
         description=(
             "Checks the API processes refresh in the background (comma-separated names or "
@@ -469,6 +473,18 @@ class Settings(BaseSettings):
         default=1000.0,
         gt=0,
         description="A statement in `pg_stat_statements` with a mean time above this is WARN.",
+    )
+    maint_pg_lock_timeout_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="Maintenance tasks give up on a table whose lock they cannot get within this "
+        "(`lock_timeout`), so they never queue the service's queries behind them.",
+    )
+    maint_pg_statement_timeout_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        description="Longest one maintenance statement (`ANALYZE`, `VACUUM`, a retention batch) "
+        "may run (`statement_timeout`).",
     )
 
     # --- maintenance: SQLite thresholds

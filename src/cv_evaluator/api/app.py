@@ -9,7 +9,7 @@ import yaml
 from fastapi import FastAPI, Request, Response
 
 from cv_evaluator import __version__
-from cv_evaluator.api import routes_ops, routes_v1
+from cv_evaluator.api import routes_admin, routes_ops, routes_v1
 from cv_evaluator.api.context import ApiContext
 from cv_evaluator.api.errors import install_error_handlers
 from cv_evaluator.api.middleware import RequestMiddleware
@@ -40,6 +40,7 @@ def create_app(context: ApiContext, lifespan: Lifespan | None = None) -> FastAPI
     install_error_handlers(app)
     app.include_router(routes_v1.router)
     app.include_router(routes_ops.router)
+    app.include_router(routes_admin.router)
 
     upload_limit = 2 * context.max_file_bytes + _MULTIPART_OVERHEAD
 

@@ -13,6 +13,8 @@ from cv_evaluator.service.results import ResultService
 from cv_evaluator.service.uploads import UploadService
 
 ReadinessProbe = Callable[[], Awaitable[dict[str, dict[str, Any]]]]
+# Latest maintenance check results; the flag asks for a fresh run instead of the cached one.
+HealthReport = Callable[[bool], Awaitable[dict[str, Any]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,3 +27,5 @@ class ApiContext:
     max_file_bytes: int
     max_json_bytes: int
     result_cache: CompletedResultCache
+    admin_token: str | None = None
+    health_report: HealthReport | None = None

@@ -18,6 +18,8 @@ log = logging.getLogger(__name__)
 STATUS_BY_CODE: dict[ErrorCode, int] = {
     ErrorCode.INVALID_ARGUMENT: 400,
     ErrorCode.INVALID_RUBRIC: 400,
+    ErrorCode.UNAUTHENTICATED: 401,
+    ErrorCode.FORBIDDEN: 403,
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.METHOD_NOT_ALLOWED: 405,
     ErrorCode.CONFLICT: 409,
@@ -45,7 +47,11 @@ def error_response(
     code: ErrorCode, message: str, details: dict[str, Any] | None = None, status: int | None = None
 ) -> JSONResponse:
     body = {"error": {"code": code.value, "message": message, "details": details or {}}}
-    headers = {"Retry-After": "5"} if code is ErrorCode.UNAVAILABLE else None
+    headers = None
+    if code is ErrorCode.UNAVAILABLE:
+        headers = {"Retry-After": "5"}
+    elif code is ErrorCode.UNAUTHENTICATED:
+        headers = {"WWW-Authenticate": 'Bearer realm="admin"'}
     return JSONResponse(body, status_code=status or STATUS_BY_CODE.get(code, 500), headers=headers)
 
 

@@ -11,6 +11,8 @@ from typing import Any
 
 class ErrorCode(StrEnum):
     INVALID_ARGUMENT = "INVALID_ARGUMENT"
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    FORBIDDEN = "FORBIDDEN"
     METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
     NOT_FOUND = "NOT_FOUND"
     CONFLICT = "CONFLICT"
@@ -56,6 +58,14 @@ class CvEvaluatorError(Exception):
 
 class InvalidArgument(CvEvaluatorError):
     code = ErrorCode.INVALID_ARGUMENT
+
+
+class Unauthenticated(CvEvaluatorError):
+    code = ErrorCode.UNAUTHENTICATED
+
+
+class Forbidden(CvEvaluatorError):
+    code = ErrorCode.FORBIDDEN
 
 
 class NotFound(CvEvaluatorError):

@@ -20,6 +20,7 @@ class IdKind(StrEnum):
     CV = "cv"
     PROJECT = "prj"
     JOB = "job"
+    MAINTENANCE_RUN = "mnt"
 
 
 def _encode(value: int, length: int) -> str:

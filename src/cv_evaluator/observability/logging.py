@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
+import logging.handlers
+import os
+import shutil
 import sys
 from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
@@ -42,7 +48,41 @@ class TextFormatter(logging.Formatter):
         return f"{base} request_id={rid}" if rid else base
 
 
-def configure_logging(level: str, fmt: str) -> None:
+@dataclass(frozen=True, slots=True)
+class LogFiles:
+    """Where and how a process also writes its JSON log to rotating files."""
+
+    directory: Path
+    process: str  # e.g. "serve", "worker"
+    max_bytes: int
+    backups: int
+
+
+def _gzip_rotator(source: str, dest: str) -> None:
+    with open(source, "rb") as plain, gzip.open(dest, "wb") as packed:
+        shutil.copyfileobj(plain, packed)
+    os.remove(source)
+
+
+def file_handler(files: LogFiles) -> logging.Handler:
+    """``<process>-<pid>.log``, rotated by size into ``<process>-<pid>.log.N.gz``.
+
+    One file per process (by pid) because several processes of one kind may share a host and
+    a log file must have one writer. Rotated files are compressed, which is what the log
+    cleanup task's two retention periods (plain and compressed) are about.
+    """
+    files.directory.mkdir(parents=True, exist_ok=True)
+    path = files.directory / f"{files.process}-{os.getpid()}.log"
+    handler = logging.handlers.RotatingFileHandler(
+        path, maxBytes=files.max_bytes, backupCount=files.backups, encoding="utf-8"
+    )
+    handler.namer = lambda name: f"{name}.gz"
+    handler.rotator = _gzip_rotator
+    handler.setFormatter(JsonFormatter())
+    return handler
+
+
+def configure_logging(level: str, fmt: str, files: LogFiles | None = None) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         JsonFormatter()
@@ -51,6 +91,8 @@ def configure_logging(level: str, fmt: str) -> None:
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]
+    if files is not None:
+        root.handlers.append(file_handler(files))
     root.setLevel(level)
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []

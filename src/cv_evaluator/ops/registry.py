@@ -54,6 +54,8 @@ class TaskSpec:
 
 
 _CHECKS: dict[str, CheckSpec] = {}
+# Listing order: from the outside in, the way an operator reads a report.
+GROUP_ORDER = ("service", "sqlite", "postgresql", "queue", "kafka", "cross", "dependencies")
 _TASKS: dict[str, TaskSpec] = {}
 
 
@@ -83,9 +85,13 @@ def task(
     return register
 
 
+def _group_rank(spec: CheckSpec) -> int:
+    return GROUP_ORDER.index(spec.group) if spec.group in GROUP_ORDER else len(GROUP_ORDER)
+
+
 def all_checks() -> list[CheckSpec]:
     _load()
-    return list(_CHECKS.values())
+    return sorted(_CHECKS.values(), key=_group_rank)
 
 
 def all_tasks() -> list[TaskSpec]:

@@ -76,7 +76,7 @@ async def disk_history(ctx: OpsContext, label: str, *, days: float = 30.0) -> li
         .where(maintenance_runs.c.started_at >= since)
         .order_by(maintenance_runs.c.started_at)
     )
-    async with ctx.engine.connect() as connection:
+    async with ctx.engine.begin() as connection:
         rows = (await connection.execute(query)).all()
     samples = []
     for before, after in rows:

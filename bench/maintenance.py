@@ -1,0 +1,273 @@
+"""Maintenance benchmarks: `maint check` on a large database, and retention under API load.
+
+    python -m bench.maintenance check [--jobs 1000000] [--backend postgresql|sqlite]
+    python -m bench.maintenance retention [--jobs 500000] [--backend postgresql|sqlite]
+
+`check` seeds JOBS jobs with their uploads and results, then runs every check three times and
+reports the total and the slowest checks. `retention` seeds JOBS jobs older than the retention
+period (plus recent ones that must stay), starts `cv-evaluator serve` on the same database, and
+measures the API's latency (a result read and a job submission, in a closed loop) while idle and
+while the retention task deletes the expired rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import text
+from tests.support.postgres import PostgresServer
+from tests.support.processes import ServeProcess
+from tests.support.seeding import SeedPlan, seed_jobs
+
+from bench.service import percentile
+from cv_evaluator.config import LogFormat, Settings
+from cv_evaluator.domain.clock import SystemClock
+from cv_evaluator.ops.context import OpsContext
+from cv_evaluator.ops.registry import all_checks, get_task
+from cv_evaluator.ops.runner import run_checks
+from cv_evaluator.storage.engine import make_async_engine
+from cv_evaluator.storage.migrate import upgrade
+
+
+def _machine() -> dict[str, Any]:
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "date": datetime.now(UTC).date().isoformat(),
+    }
+
+
+def _database(backend: str, data_dir: Path, postgres: PostgresServer | None) -> str:
+    if backend == "sqlite":
+        url = f"sqlite:///{(data_dir / 'app.db').as_posix()}"
+        upgrade(url)
+        return url
+    assert postgres is not None
+    return postgres.new_database()
+
+
+def _context(url: str, data_dir: Path, **overrides: Any) -> OpsContext:
+    settings = Settings(
+        data_dir=data_dir,
+        db_url=url,
+        log_format=LogFormat.TEXT,
+        ai_local_processes=0,
+        **overrides,
+    )
+    engine = make_async_engine(url, pool_size=2)
+    return OpsContext(settings=settings, clock=SystemClock(), engine=engine, actor="bench")
+
+
+async def _seed(ctx: OpsContext, plan: SeedPlan) -> float:
+    started = time.perf_counter()
+    await seed_jobs(ctx.engine, plan)
+    async with ctx.engine.begin() as connection:
+        await connection.execute(text("ANALYZE"))
+    return time.perf_counter() - started
+
+
+async def bench_check(backend: str, jobs: int, rounds: int) -> dict[str, Any]:
+    postgres = None
+    if backend == "postgresql":
+        postgres = PostgresServer(options=["shared_preload_libraries=pg_stat_statements"])
+        postgres.start()
+        postgres.build_template()
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-maint-") as tmp:
+            data_dir = Path(tmp) / "data"
+            url = _database(backend, data_dir, postgres)
+            ctx = _context(url, data_dir)
+            if postgres is not None:
+                async with ctx.engine.begin() as connection:
+                    await connection.execute(text("CREATE EXTENSION pg_stat_statements"))
+            plan = SeedPlan(jobs=jobs, oldest=timedelta(days=120), completed=0.95, failed=0.05)
+            seed_seconds = await _seed(ctx, plan)
+            specs = all_checks()
+            totals: list[float] = []
+            per_check: dict[str, list[float]] = {}
+            for _ in range(rounds):
+                report = await run_checks(ctx, specs)
+                totals.append(report.duration_ms / 1000)
+                for result in report.results:
+                    per_check.setdefault(result.check, []).append(result.duration_ms)
+            statuses = {r.check: r.status.value for r in report.results}
+            await ctx.engine.dispose()
+    finally:
+        if postgres is not None:
+            postgres.stop()
+    database_checks = [c for c in per_check if not c.startswith("dependencies.")]
+    without_dependencies = [
+        sum(per_check[c][i] for c in database_checks) / 1000 for i in range(rounds)
+    ]
+    slowest = sorted(per_check.items(), key=lambda kv: -statistics.median(kv[1]))[:8]
+    return {
+        "benchmark": "maint check, every check",
+        "backend": backend,
+        "jobs": jobs,
+        "seed_seconds": round(seed_seconds, 1),
+        "rounds": rounds,
+        "total_seconds_median": round(statistics.median(totals), 2),
+        "total_seconds_max": round(max(totals), 2),
+        "without_dependency_checks_seconds_median": round(
+            statistics.median(without_dependencies), 2
+        ),
+        "slowest_checks_ms": {name: round(statistics.median(ms), 1) for name, ms in slowest},
+        "statuses": statuses,
+        "machine": _machine(),
+    }
+
+
+async def _probe(
+    base_url: str, job_ids: list[str], upload: dict[str, str], stop: asyncio.Event
+) -> dict[str, list[float]]:
+    """A closed loop of result reads and job submissions; latencies per kind."""
+    samples: dict[str, list[float]] = {"read": [], "submit": []}
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+        index = 0
+        while not stop.is_set():
+            index += 1
+            started = time.perf_counter()
+            if index % 4 == 0:
+                response = await client.post(
+                    "/v1/evaluate",
+                    json={"cv_id": upload["cv_id"], "project_id": upload["project_id"]},
+                )
+                kind = "submit"
+            else:
+                response = await client.get(f"/v1/result/{job_ids[index % len(job_ids)]}")
+                kind = "read"
+            elapsed = time.perf_counter() - started
+            if response.status_code != 200:
+                raise AssertionError(f"{kind}: {response.status_code} {response.text[:200]}")
+            samples[kind].append(elapsed)
+    return samples
+
+
+def _latency(samples: dict[str, list[float]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for kind, values in samples.items():
+        ms = [v * 1000 for v in values]
+        out[kind] = {
+            "requests": len(ms),
+            "p50_ms": round(percentile(ms, 50), 2),
+            "p99_ms": round(percentile(ms, 99), 2),
+            "max_ms": round(max(ms), 1),
+        }
+    return out
+
+
+async def _measure(
+    base_url: str, job_ids: list[str], upload: dict[str, str], seconds: float
+) -> dict[str, list[float]]:
+    stop = asyncio.Event()
+    probe = asyncio.create_task(_probe(base_url, job_ids, upload, stop))
+    await asyncio.sleep(seconds)
+    stop.set()
+    return await probe
+
+
+async def bench_retention(backend: str, jobs: int, idle_seconds: float) -> dict[str, Any]:
+    postgres = None
+    if backend == "postgresql":
+        postgres = PostgresServer()
+        postgres.start()
+        postgres.build_template()
+    serve: ServeProcess | None = None
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-retention-") as tmp:
+            data_dir = Path(tmp) / "data"
+            url = _database(backend, data_dir, postgres)
+            ctx = _context(url, data_dir, data_retention_days=90)
+            old = SeedPlan(jobs=jobs, oldest=timedelta(days=400), newest=timedelta(days=91))
+            seed_seconds = await _seed(ctx, old)
+            recent = await seed_jobs(
+                ctx.engine,
+                SeedPlan(jobs=2000, oldest=timedelta(days=30), completed=1.0, failed=0.0),
+                keep_ids=True,
+            )
+            env = {
+                **os.environ,
+                "DATA_DIR": str(data_dir),
+                "DB_URL": url,
+                "APP_WORKERS": "0",
+                "APP_RESULT_CACHE_SIZE": "0",
+                "MAINT_MONITOR_INTERVAL_SECONDS": "0",
+                "LOG_LEVEL": "WARNING",
+            }
+            serve = ServeProcess(env, Path(tmp) / "serve.log", ["--no-migrate"])
+            serve.wait_healthy(60)
+            async with httpx.AsyncClient(base_url=serve.base_url, timeout=30) as client:
+                response = await client.post(
+                    "/v1/upload",
+                    files={
+                        "cv": ("cv.txt", b"Python engineer, 6 years."),
+                        "project": ("p.md", b"A project report."),
+                    },
+                )
+                upload = response.json()
+            idle = await _measure(serve.base_url, recent.job_ids, upload, idle_seconds)
+            stop = asyncio.Event()
+            probe = asyncio.create_task(_probe(serve.base_url, recent.job_ids, upload, stop))
+            started = time.perf_counter()
+            outcome = await get_task("retention").run(ctx, False)
+            elapsed = time.perf_counter() - started
+            stop.set()
+            during = await probe
+            await ctx.engine.dispose()
+    finally:
+        if serve is not None:
+            serve.stop()
+        if postgres is not None:
+            postgres.stop()
+    idle_latency, during_latency = _latency(idle), _latency(during)
+    return {
+        "benchmark": "retention of expired jobs under API load",
+        "backend": backend,
+        "expired_jobs": jobs,
+        "seed_seconds": round(seed_seconds, 1),
+        "task_status": outcome.status.value,
+        "task_summary": outcome.summary,
+        "task_seconds": round(elapsed, 1),
+        "jobs_deleted_per_second": round(jobs / elapsed),
+        "figures": dict(outcome.figures),
+        "api_idle": idle_latency,
+        "api_during_retention": during_latency,
+        "p99_ratio": {
+            kind: round(during_latency[kind]["p99_ms"] / idle_latency[kind]["p99_ms"], 2)
+            for kind in idle_latency
+        },
+        "machine": _machine(),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("scenario", choices=["check", "retention"])
+    parser.add_argument("--backend", choices=["postgresql", "sqlite"], default="postgresql")
+    parser.add_argument("--jobs", type=int, default=None)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--idle-seconds", type=float, default=15.0)
+    args = parser.parse_args(argv)
+    if args.scenario == "check":
+        result = asyncio.run(bench_check(args.backend, args.jobs or 1_000_000, args.rounds))
+    else:
+        result = asyncio.run(bench_retention(args.backend, args.jobs or 500_000, args.idle_seconds))
+    print(json.dumps(result, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
