@@ -43,6 +43,8 @@ class CheckSpec:
     description: str
     applies: Applicability
     run: CheckFunc
+    # Runs alongside the others: it waits on a subprocess or the network, not on our systems.
+    concurrent: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,12 +62,17 @@ _TASKS: dict[str, TaskSpec] = {}
 
 
 def check(
-    name: str, *, group: str, description: str, applies: Applicability = always
+    name: str,
+    *,
+    group: str,
+    description: str,
+    applies: Applicability = always,
+    concurrent: bool = False,
 ) -> Callable[[CheckFunc], CheckFunc]:
     def register(func: CheckFunc) -> CheckFunc:
         if name in _CHECKS:
             raise ValueError(f"check {name!r} registered twice")
-        _CHECKS[name] = CheckSpec(name, group, description, applies, func)
+        _CHECKS[name] = CheckSpec(name, group, description, applies, func, concurrent)
         return func
 
     return register

@@ -79,6 +79,8 @@ jobs = Table(
     # Deleting an upload checks that no job references it; without these that check scans jobs.
     Index(None, "cv_id"),
     Index(None, "project_id"),
+    # Recent endings (failure ratio, throughput) and expired ones (retention) are read by time.
+    Index(None, "finished_at"),
 )
 
 # The completion-callback outbox: one row per ended job that asked for a callback, written in the

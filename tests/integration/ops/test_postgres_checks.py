@@ -456,17 +456,23 @@ async def test_unused_index_on_a_larger_table(make_ops: OpsFactory) -> None:
     ctx = make_ops("postgresql", maint_pg_large_table_rows=1000)
     await admin(
         ctx,
-        "CREATE TABLE orders (id int PRIMARY KEY, customer int, placed date)",
-        "INSERT INTO orders SELECT g, g % 100, DATE '2025-01-01' + g % 300 "
+        "CREATE TABLE shops (id int PRIMARY KEY)",
+        "INSERT INTO shops SELECT g FROM generate_series(0, 9) g",
+        "CREATE TABLE orders (id int PRIMARY KEY, customer int, placed date, "
+        "shop int REFERENCES shops (id))",
+        "INSERT INTO orders SELECT g, g % 100, DATE '2025-01-01' + g % 300, g % 10 "
         "FROM generate_series(1, 3000) g",
         "CREATE INDEX orders_customer ON orders (customer)",
         "CREATE UNIQUE INDEX orders_customer_id ON orders (customer, id)",
+        # Serves the foreign key's checks when a shop is deleted: never judged unused.
+        "CREATE INDEX orders_shop ON orders (shop)",
         "ANALYZE orders",
     )
     result = await eventually(ctx, "postgres.unused_indexes", status_is(Status.WARN))
     assert result.status is Status.WARN, result.summary
     names = [u["index"] for u in result.details["unused"]]
-    assert names == ["public.orders_customer"]  # unique and primary-key indexes are exempt
+    # Unique, primary-key and foreign-key indexes are exempt.
+    assert names == ["public.orders_customer"]
     assert "CREATE INDEX orders_customer" in result.details["unused"][0]["definition"]
     assert result.details["unused"][0]["size_bytes"] > 0
     assert "DROP INDEX CONCURRENTLY public.orders_customer" in result.summary

@@ -65,3 +65,39 @@ def test_grading_is_strict_at_the_threshold() -> None:
 def test_threshold_names_its_setting_and_default() -> None:
     text = Threshold("warn above", 300, "s", "MAINT_PG_LONG_QUERY_WARN_SECONDS", 300.0).describe()
     assert text == "warn above 300 s (MAINT_PG_LONG_QUERY_WARN_SECONDS, default 300.0)"
+
+
+async def test_concurrent_checks_run_alongside_and_keep_their_place() -> None:
+    import asyncio
+
+    from cv_evaluator.config import Settings
+    from cv_evaluator.domain.clock import SystemClock
+    from cv_evaluator.ops.context import OpsContext
+    from cv_evaluator.ops.model import Outcome
+    from cv_evaluator.ops.registry import CheckSpec, always
+    from cv_evaluator.ops.runner import run_checks
+
+    order: list[str] = []
+    slow_started = asyncio.Event()
+
+    async def slow(_ctx: OpsContext) -> Outcome:
+        slow_started.set()
+        await asyncio.sleep(0.2)
+        order.append("slow")
+        return Outcome(Status.OK, "slow")
+
+    async def quick(_ctx: OpsContext) -> Outcome:
+        # The concurrent check is already under way when the sequential ones run.
+        assert slow_started.is_set()
+        order.append("quick")
+        return Outcome(Status.WARN, "quick")
+
+    specs = [
+        CheckSpec("a.slow", "a", "d", always, slow, concurrent=True),
+        CheckSpec("a.quick", "a", "d", always, quick),
+    ]
+    ctx = OpsContext(Settings(), SystemClock(), engine=None)  # type: ignore[arg-type]
+    report = await run_checks(ctx, specs)
+    assert order == ["quick", "slow"]
+    assert [r.check for r in report.results] == ["a.slow", "a.quick"]
+    assert report.status is Status.WARN

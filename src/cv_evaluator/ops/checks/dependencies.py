@@ -216,6 +216,7 @@ async def audit(ctx: OpsContext, runner: CommandRunner = run_command) -> Outcome
     group=GROUP,
     description="Known vulnerabilities of the installed packages (pip-audit against the PyPI "
     "advisory service).",
+    concurrent=True,
 )
 async def vulnerabilities(ctx: OpsContext) -> Outcome:
     return await audit(ctx)
@@ -330,6 +331,7 @@ async def outdated_packages(ctx: OpsContext, runner: CommandRunner = run_command
     group=GROUP,
     description="Installed packages with a newer release on the package index (pip list "
     "--outdated).",
+    concurrent=True,
 )
 async def outdated(ctx: OpsContext) -> Outcome:
     return await outdated_packages(ctx)

@@ -892,7 +892,8 @@ async def _stats_since(conn: AsyncConnection) -> str | None:
 @check(
     "postgres.unused_indexes",
     group=GROUP,
-    description="Indexes never scanned on larger tables (not unique, not primary key).",
+    description="Indexes never scanned on larger tables (not unique, not primary key, not "
+    "backing a foreign key).",
     applies=needs_postgresql,
 )
 async def unused_indexes(ctx: OpsContext) -> Outcome:
@@ -914,6 +915,13 @@ async def unused_indexes(ctx: OpsContext) -> Outcome:
               AND NOT i.indisprimary AND NOT i.indisexclusion
               AND ui.schemaname !~ '^pg_'
               AND GREATEST(t.n_live_tup, c.reltuples::bigint) >= :rows
+              AND NOT EXISTS (
+                  SELECT 1 FROM pg_constraint fk
+                  WHERE fk.contype = 'f' AND fk.conrelid = i.indrelid
+                    AND array_to_string(
+                          (i.indkey::int2[])[0:cardinality(fk.conkey) - 1], ','
+                        ) = array_to_string(fk.conkey, ',')
+              )
             ORDER BY size_bytes DESC, 1
             """,
             rows=int(large.value),
@@ -924,7 +932,10 @@ async def unused_indexes(ctx: OpsContext) -> Outcome:
         "unused_count": len(found),
         "wasted_bytes": sum(f["size_bytes"] for f in found),
         "scans_counted_since": since or "the statistics began (never reset)",
-        "note": "scans on standbys are not counted here; check them before dropping",
+        "note": "scans on standbys are not counted here; check them before dropping. Indexes "
+        "that lead with a foreign key's columns are not judged: they are scanned only when a "
+        "referenced row is deleted (data retention), and without them that delete reads the "
+        "whole table",
     }
     if not found:
         summary = f"every index on tables of {int(large.value)}+ rows has been used"
