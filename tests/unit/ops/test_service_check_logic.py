@@ -52,6 +52,9 @@ def _ctx(**overrides: Any) -> OpsContext:
         (["/srv/.venv/bin/python3", "/srv/.venv/bin/cv-evaluator", "maint", "check"], None),
         (["/srv/.venv/bin/python3", "/srv/.venv/bin/cv-evaluator"], None),
         (["vim", "notes.txt", "x", "y", "cv-evaluator", "serve"], None),
+        # A wrapper that starts the service is not the service.
+        (["timeout", "60", "/srv/.venv/bin/cv-evaluator", "serve"], None),
+        (["nohup", "/srv/.venv/bin/cv-evaluator", "worker"], None),
         (["python", "-m", "pytest", "serve"], None),
         ([], None),
     ],

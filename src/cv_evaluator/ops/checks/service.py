@@ -178,6 +178,10 @@ def service_role(cmdline: Sequence[str]) -> str | None:
     """
     rest: Sequence[str] | None = None
     for index, arg in enumerate(cmdline[:4]):
+        # Wrappers such as `timeout`, `nohup` or `sudo` name the command too, but are not it:
+        # the service process is the script itself or the Python interpreter running it.
+        if index > 0 and not Path(cmdline[0]).name.startswith("python"):
+            break
         if Path(arg).name == "cv-evaluator":
             rest = cmdline[index + 1 :]
             break
