@@ -9,13 +9,15 @@ import asyncio
 import gc
 import shutil
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from alembic.runtime.migration import MigrationContext
 from fastapi import FastAPI
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -42,6 +44,7 @@ from cv_evaluator.queue.kafka import KafkaJobQueue, KafkaSettings
 from cv_evaluator.queue.pg_notify import PgJobNotifications
 from cv_evaluator.service.callback_urls import parse_allowed_hosts
 from cv_evaluator.service.evaluations import EvaluationService
+from cv_evaluator.service.maintenance import MaintenanceGate, MaintenanceService
 from cv_evaluator.service.requests import JobRequestLoader
 from cv_evaluator.service.results import ResultService
 from cv_evaluator.service.uploads import UploadService
@@ -49,6 +52,7 @@ from cv_evaluator.storage.blobs import FileBlobStore
 from cv_evaluator.storage.callbacks import SqlCallbackOutbox
 from cv_evaluator.storage.engine import is_sqlite, make_async_engine
 from cv_evaluator.storage.ledger import SqlJobLedger
+from cv_evaluator.storage.maintenance import SqlMaintenanceStore
 from cv_evaluator.storage.migrate import head_revision
 from cv_evaluator.storage.unit_of_work import SqlUnitOfWorkFactory
 from cv_evaluator.worker.callbacks import CallbackDispatcher
@@ -82,6 +86,8 @@ class Runtime:
     notifications: PgJobNotifications | None = None
     callbacks: CallbackDispatcher | None = None
     monitor: HealthMonitor | None = None
+    maintenance: MaintenanceService | None = None
+    gate: MaintenanceGate | None = None
     _monitor_task: BackgroundTask | None = None
     pools: list[WorkerPool] = field(default_factory=list)
     self_test: dict[str, Any] = field(
@@ -99,6 +105,8 @@ class Runtime:
             concurrency=concurrency,
             poll_interval=self.settings.worker_poll_interval_seconds,
             shutdown_timeout=self.settings.worker_shutdown_timeout_seconds,
+            paused=self.gate.active if self.gate is not None else None,
+            on_pause=self.queue.set_paused if isinstance(self.queue, KafkaJobQueue) else None,
         )
         self.pools.append(pool)
         return pool
@@ -122,6 +130,16 @@ class Runtime:
             }
         checks["evaluator"] = self._check_evaluator()
         checks["disk"] = self._check_disk()
+        if self.gate is not None:
+            # Reported, never a reason to be unready: reads and results keep working.
+            state = await self.gate.state()
+            now = self.clock.now()
+            checks["maintenance"] = {
+                "ok": True,
+                "enabled": state.active(now),
+                "reason": state.reason if state.active(now) else "",
+                "ends_at": state.ends_at.isoformat() if state.ends_at else None,
+            }
         return checks
 
     async def _check_database(self) -> dict[str, Any]:
@@ -211,6 +229,8 @@ class Runtime:
                 self.settings.admin_token.get_secret_value() if self.settings.admin_token else None
             ),
             health_report=self._health_report,
+            maintenance=self.maintenance,
+            gate=self.gate,
         )
 
     async def start(self) -> None:
@@ -293,6 +313,41 @@ def build_ops_context(
     return OpsContext(settings=settings, clock=clock or SystemClock(), engine=engine, actor=actor)
 
 
+def _in_flight(ledger: SqlJobLedger) -> Callable[[], Awaitable[int]]:
+    async def count() -> int:
+        return (await ledger.count_by_status()).get("processing", 0)
+
+    return count
+
+
+class MaintenanceModeCollector(Collector):
+    """`cv_evaluator_maintenance_mode`: 1 while maintenance mode is on, as this process last saw."""
+
+    def __init__(self, gate: MaintenanceGate, clock: Clock) -> None:
+        self._gate = gate
+        self._clock = clock
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        state = self._gate.last_known
+        yield GaugeMetricFamily(
+            "cv_evaluator_maintenance_mode",
+            "1 while maintenance mode is on (new work refused), else 0.",
+            value=1.0 if state.active(self._clock.now()) else 0.0,
+        )
+        if state.active(self._clock.now()) and state.started_at is not None:
+            yield GaugeMetricFamily(
+                "cv_evaluator_maintenance_mode_started_timestamp_seconds",
+                "When the current maintenance mode started (Unix time).",
+                value=state.started_at.timestamp(),
+            )
+            if state.ends_at is not None:
+                yield GaugeMetricFamily(
+                    "cv_evaluator_maintenance_mode_planned_end_timestamp_seconds",
+                    "When the current maintenance mode is planned to end (Unix time).",
+                    value=state.ends_at.timestamp(),
+                )
+
+
 def build_monitor(settings: Settings, engine: AsyncEngine, clock: Clock) -> HealthMonitor:
     """The API's view of the maintenance checks; a bad selection or schedule fails start-up."""
     checks = select_checks(split_patterns(settings.maint_monitor_checks))
@@ -316,6 +371,9 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
     evaluator = build_evaluator(settings)
     monitor = build_monitor(settings, engine, clock)
     metrics.registry.register(monitor.collector())
+    maintenance_store = SqlMaintenanceStore(engine)
+    gate = MaintenanceGate(maintenance_store, clock)
+    metrics.registry.register(MaintenanceModeCollector(gate, clock))
     blobs = FileBlobStore(settings.data_dir / "uploads")
     processor = JobProcessor(
         ledger,
@@ -358,6 +416,8 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
         notifications=notifications,
         callbacks=build_callbacks(settings, engine, uow, clock),
         monitor=monitor,
+        maintenance=MaintenanceService(maintenance_store, clock, in_flight=_in_flight(ledger)),
+        gate=gate,
     )
 
 

@@ -148,7 +148,8 @@ async def test_health_readiness_metrics_and_openapi(client: httpx.AsyncClient) -
     assert (await client.get("/healthz")).json() == {"status": "ok"}
     ready = await client.get("/readyz")
     assert ready.status_code == 200
-    assert set(ready.json()["checks"]) == {"database", "queue", "evaluator", "disk"}
+    assert set(ready.json()["checks"]) == {"database", "queue", "evaluator", "disk", "maintenance"}
+    assert ready.json()["maintenance"] is False
     assert ready.json()["checks"]["evaluator"]["self_test_ms"] > 0
     ids = await upload_texts(client)
     job = (await client.post("/v1/evaluate", json=ids)).json()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -14,6 +15,9 @@ from sqlalchemy import func, select
 
 from cv_evaluator.bootstrap import Runtime, build_app, build_runtime
 from cv_evaluator.config import QueueBackend, Settings
+from cv_evaluator.ops.context import OpsContext
+from cv_evaluator.ops.registry import all_checks
+from cv_evaluator.ops.runner import run_check
 from cv_evaluator.queue.kafka import KafkaJobQueue
 from cv_evaluator.storage.migrate import upgrade
 from cv_evaluator.storage.tables import jobs, results
@@ -156,3 +160,39 @@ async def test_a_job_that_fails_for_good_becomes_a_dead_letter_and_can_be_replay
                 )
             ).one()
         assert tuple(row) == ("failed", 1)
+
+
+async def test_maintenance_mode_pauses_consumption_but_keeps_the_group_membership(
+    service: tuple[Runtime, httpx.AsyncClient],
+) -> None:
+    runtime, client = service
+    assert runtime.maintenance is not None
+    ids = await upload_texts(client)
+    first = (await client.post("/v1/evaluate", json=ids)).json()["id"]
+    await wait_for_terminal(client, first)  # the consumer has joined and works
+
+    _state, bypass = await runtime.maintenance.start(reason="drain", actor="test", bypass=True)
+    assert bypass is not None
+    await asyncio.sleep(1.5)  # every worker loop has seen the mode
+    held = await client.post(
+        "/v1/evaluate", json=ids, headers={"X-Maintenance-Bypass": bypass, "Idempotency-Key": "m"}
+    )
+    job = held.json()["id"]
+    await asyncio.sleep(3)
+    assert (await client.get(f"/v1/result/{job}")).json()["status"] == "queued"
+
+    # Still a member of the group while paused: no rebalance, nothing handed out.
+    ops = OpsContext(runtime.settings, runtime.clock, runtime.engine)
+    spec = next(s for s in all_checks() if s.name == "kafka.consumer_lag")
+    lag = await run_check(
+        replace(
+            ops,
+            settings=runtime.settings.model_copy(update={"maint_kafka_lag_interval_seconds": 0.3}),
+        ),
+        spec,
+    )
+    assert len(lag.details["members"]) == 1, lag.details
+    assert lag.details["state"] == "Stable"
+
+    await runtime.maintenance.stop(actor="test")
+    assert (await wait_for_terminal(client, job, timeout=20))["status"] == "completed"

@@ -20,6 +20,7 @@ from cv_evaluator.domain.evaluation import (
     Receipt,
 )
 from cv_evaluator.domain.jobs import Job, JobStatus
+from cv_evaluator.domain.maintenance import MaintenanceAudit, MaintenanceState
 
 
 class InMemoryDatabase:
@@ -393,3 +394,23 @@ class ScriptedEvaluator:
 
 def transient(message: str = "provider overloaded") -> TransientEvaluationError:
     return TransientEvaluationError(message)
+
+
+class InMemoryMaintenanceStore:
+    """The maintenance-mode row and audit trail, in memory."""
+
+    def __init__(self) -> None:
+        self.state = MaintenanceState()
+        self.entries: list[MaintenanceAudit] = []
+        self.reads = 0
+
+    async def get(self) -> MaintenanceState:
+        self.reads += 1
+        return self.state
+
+    async def put(self, state: MaintenanceState, audit: MaintenanceAudit) -> None:
+        self.state = state
+        self.entries.append(audit)
+
+    async def audit(self, limit: int = 20) -> list[MaintenanceAudit]:
+        return list(reversed(self.entries))[:limit]

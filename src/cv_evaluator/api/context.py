@@ -9,6 +9,7 @@ from typing import Any
 from cv_evaluator.api.result_cache import CompletedResultCache
 from cv_evaluator.observability.metrics import ServiceMetrics
 from cv_evaluator.service.evaluations import EvaluationService
+from cv_evaluator.service.maintenance import MaintenanceGate, MaintenanceService
 from cv_evaluator.service.results import ResultService
 from cv_evaluator.service.uploads import UploadService
 
@@ -27,5 +28,7 @@ class ApiContext:
     max_file_bytes: int
     max_json_bytes: int
     result_cache: CompletedResultCache
+    maintenance: MaintenanceService | None = None
+    gate: MaintenanceGate | None = None
     admin_token: str | None = None
     health_report: HealthReport | None = None

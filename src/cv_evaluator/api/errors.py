@@ -50,6 +50,8 @@ def error_response(
     headers = None
     if code is ErrorCode.UNAVAILABLE:
         headers = {"Retry-After": "5"}
+    elif code is ErrorCode.MAINTENANCE:
+        headers = {"Retry-After": str((details or {}).get("retry_after_seconds", 300))}
     elif code is ErrorCode.UNAUTHENTICATED:
         headers = {"WWW-Authenticate": 'Bearer realm="admin"'}
     return JSONResponse(body, status_code=status or STATUS_BY_CODE.get(code, 500), headers=headers)

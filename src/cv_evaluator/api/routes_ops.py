@@ -27,7 +27,11 @@ async def readyz(request: Request) -> JSONResponse:
     context: ApiContext = request.app.state.context
     checks = await context.readiness()
     ready = all(check.get("ok") for check in checks.values())
-    body = ReadinessResponse(status="ready" if ready else "not_ready", checks=checks)
+    body = ReadinessResponse(
+        status="ready" if ready else "not_ready",
+        maintenance=bool(checks.get("maintenance", {}).get("enabled")),
+        checks=checks,
+    )
     return JSONResponse(body.model_dump(mode="json"), status_code=200 if ready else 503)
 
 

@@ -22,6 +22,7 @@ from cv_evaluator.domain.errors import (
 )
 from cv_evaluator.domain.jobs import EvaluationInputs, JobStatus
 from cv_evaluator.observability.logging import request_id_var
+from cv_evaluator.service.maintenance import BYPASS_HEADER
 from cv_evaluator.service.results import render_job
 from cv_evaluator.service.uploads import IncomingFile
 
@@ -85,10 +86,12 @@ async def _read_file(form_value: Any, field: str, limit: int) -> IncomingFile:
         ErrorCode.UNPROCESSABLE_DOCUMENT,
         ErrorCode.NO_EXTRACTABLE_TEXT,
         ErrorCode.UNAVAILABLE,
+        ErrorCode.MAINTENANCE,
     ),
 )
 async def upload(request: Request) -> UploadResponse:
     context = _context(request)
+    await _admit_new_work(context, request)
     if _media_type(request) != "multipart/form-data":
         raise UnsupportedMediaType(
             "send the files as multipart/form-data with fields 'cv' and 'project'",
@@ -129,10 +132,12 @@ async def upload(request: Request) -> UploadResponse:
         ErrorCode.PAYLOAD_TOO_LARGE,
         ErrorCode.UNSUPPORTED_MEDIA_TYPE,
         ErrorCode.UNAVAILABLE,
+        ErrorCode.MAINTENANCE,
     ),
 )
 async def evaluate(request: Request) -> EvaluateResponse:
     context = _context(request)
+    await _admit_new_work(context, request)
     if _media_type(request) != "application/json":
         raise UnsupportedMediaType(
             "send the request as application/json", details={"content_type": _media_type(request)}
@@ -190,3 +195,9 @@ async def result(job_id: str, request: Request) -> Response:
     if rendered.etag in offered or "*" in offered:
         return Response(status_code=304, headers=headers)
     return Response(rendered.body, media_type="application/json", headers=headers)
+
+
+async def _admit_new_work(context: ApiContext, request: Request) -> None:
+    """Refuse new work during maintenance, before reading a byte of the body."""
+    if context.gate is not None:
+        await context.gate.admit_new_work(request.headers.get(BYPASS_HEADER))

@@ -69,4 +69,33 @@ class HealthResponse(BaseModel):
 
 class ReadinessResponse(BaseModel):
     status: Literal["ready", "not_ready"]
+    maintenance: bool = Field(
+        default=False,
+        description="Maintenance mode is on: new work is refused, the rest keeps working.",
+    )
     checks: dict[str, dict[str, Any]]
+
+
+class MaintenanceStartBody(BaseModel):
+    reason: str = Field(description="Why: shown to refused clients and kept in the audit trail.")
+    duration: str | float | None = Field(
+        default=None,
+        description="How long, in seconds or like `30m`, `2h`; the mode then ends by itself.",
+    )
+    until: datetime | None = Field(
+        default=None, description="When it ends by itself (ISO 8601 with a time zone)."
+    )
+    retry_after: int | None = Field(
+        default=None, description="Seconds refused clients are told to wait (default 300)."
+    )
+    bypass: bool = Field(
+        default=False,
+        description=(
+            "Also issue a bypass token (returned once, stored hashed) that lets requests "
+            "carrying `X-Maintenance-Bypass: <token>` through, e.g. an operator's smoke test."
+        ),
+    )
+
+
+class MaintenanceStopBody(BaseModel):
+    reason: str = Field(default="", description="Optional note for the audit trail.")

@@ -21,6 +21,8 @@ class IdKind(StrEnum):
     PROJECT = "prj"
     JOB = "job"
     MAINTENANCE_RUN = "mnt"
+    BACKUP = "bkp"
+    MAINTENANCE_CHANGE = "mch"
 
 
 def _encode(value: int, length: int) -> str:

@@ -13,6 +13,7 @@ from typing import Any, Protocol, Self
 from cv_evaluator.domain.documents import ExtractedDocument, Upload
 from cv_evaluator.domain.evaluation import EvaluationOutcome, EvaluationRequest
 from cv_evaluator.domain.jobs import Job
+from cv_evaluator.domain.maintenance import MaintenanceAudit, MaintenanceState
 
 
 class DocumentReader(Protocol):
@@ -176,4 +177,18 @@ class JobSource(Protocol):
 
     def close(self) -> None:
         """Stop handing out jobs: waiting and later calls return None at once."""
+        ...
+
+
+class MaintenanceStore(Protocol):
+    """The one maintenance-mode state every instance shares, and its audit trail."""
+
+    async def get(self) -> MaintenanceState: ...
+
+    async def put(self, state: MaintenanceState, audit: MaintenanceAudit) -> None:
+        """Replace the state and record why, in one transaction."""
+        ...
+
+    async def audit(self, limit: int = 20) -> list[MaintenanceAudit]:
+        """The latest changes, newest first."""
         ...

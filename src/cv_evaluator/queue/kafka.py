@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -90,6 +91,7 @@ class KafkaJobQueue:
         self._producer: AIOKafkaProducer | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self._records: asyncio.Queue[Any] = asyncio.Queue(maxsize=settings.prefetch)
+        self._paused = False
         self._fetcher: BackgroundTask | None = None
         self._sweeper = BackgroundTask(self._sweep_forever)
         self._offsets: dict[TopicPartition, _PartitionOffsets] = {}
@@ -314,19 +316,50 @@ class KafkaJobQueue:
         self._fetcher = BackgroundTask(lambda: self._fetch_forever(consumer))
         self._fetcher.start()
 
+    def set_paused(self, paused: bool) -> None:
+        """Maintenance mode: stop fetching new jobs but stay in the consumer group.
+
+        The fetcher keeps polling with every assigned partition paused, so the broker sees a
+        live member (no rebalance, however long the pause) and hands out nothing.
+        """
+        self._paused = paused
+
+    def _apply_pause(self, consumer: AIOKafkaConsumer) -> None:
+        assigned = consumer.assignment()
+        if self._paused:
+            consumer.pause(*assigned)
+        else:
+            consumer.resume(*(tp for tp in consumer.paused() if tp in assigned))
+
     async def _fetch_forever(self, consumer: AIOKafkaConsumer) -> None:
+        pending: deque[Any] = deque()
         while not self._closed:
-            try:
-                batches = await consumer.getmany(
-                    timeout_ms=500, max_records=self._settings.prefetch
-                )
-            except KafkaError:
-                log.warning("fetching from Kafka failed; retrying", exc_info=True)
-                await asyncio.sleep(1)
+            if not pending:
+                pending.extend(await self._fetch(consumer, timeout_ms=500))
                 continue
-            for records in batches.values():
-                for record in records:
-                    await self._records.put(record)
+            try:
+                await asyncio.wait_for(self._records.put(pending[0]), 1.0)
+            except TimeoutError:
+                # No worker takes records. While paused, keep polling so the broker still sees
+                # a live member; paused partitions return nothing, and whatever comes anyway is
+                # kept in order, never dropped.
+                if self._paused:
+                    pending.extend(await self._fetch(consumer, timeout_ms=0))
+                continue
+            pending.popleft()
+
+    async def _fetch(self, consumer: AIOKafkaConsumer, *, timeout_ms: int) -> list[Any]:
+        try:
+            # Re-applied every round: a rebalance may have assigned new partitions.
+            self._apply_pause(consumer)
+            batches = await consumer.getmany(
+                timeout_ms=timeout_ms, max_records=self._settings.prefetch
+            )
+        except KafkaError:
+            log.warning("fetching from Kafka failed; retrying", exc_info=True)
+            await asyncio.sleep(1)
+            return []
+        return [record for records in batches.values() for record in records]
 
     async def next_job(self, worker_id: str, timeout: float) -> Job | None:
         if self._closed:

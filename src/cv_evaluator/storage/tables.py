@@ -136,3 +136,32 @@ maintenance_runs = Table(
     Column("after", PortableJSON, nullable=False),
     Index(None, "schedule", "started_at"),
 )
+
+# Maintenance mode: a single row (id = 1) that every API instance and worker reads.
+maintenance_mode = Table(
+    "maintenance_mode",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("started_by", String(128), nullable=False),
+    Column("started_at", UtcDateTime, nullable=True),
+    Column("ends_at", UtcDateTime, nullable=True),
+    Column("retry_after_seconds", Integer, nullable=False),
+    Column("bypass_token_hash", String(64), nullable=True),
+    Column("bypass_expires_at", UtcDateTime, nullable=True),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# One row per change of the maintenance mode: who, when, what, why.
+maintenance_audit = Table(
+    "maintenance_audit",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("at", UtcDateTime, nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("details", PortableJSON, nullable=False),
+    Index(None, "at"),
+)

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import os
 import socket
+from collections.abc import Awaitable, Callable
 
 from cv_evaluator.domain.errors import CvEvaluatorError
 from cv_evaluator.domain.ids import IdKind, new_id
@@ -34,6 +35,8 @@ class WorkerPool:
         concurrency: int,
         poll_interval: float,
         shutdown_timeout: float,
+        paused: Callable[[], Awaitable[bool]] | None = None,
+        on_pause: Callable[[bool], None] | None = None,
     ) -> None:
         self._source = source
         self._processor = processor
@@ -43,6 +46,10 @@ class WorkerPool:
         self._stopping = asyncio.Event()
         self._loops: list[asyncio.Task[None]] = []
         self._busy: set[asyncio.Task[None]] = set()
+        # Maintenance mode: while it says so, no loop claims; jobs in flight carry on.
+        self._paused = paused
+        self._on_pause = on_pause
+        self._is_paused = False
 
     @property
     def in_flight(self) -> int:
@@ -52,8 +59,29 @@ class WorkerPool:
         for index in range(self._concurrency):
             self._loops.append(asyncio.create_task(self._loop(worker_name(index))))
 
+    async def _hold(self) -> bool:
+        """True while maintenance mode holds new claims back (after waiting a poll interval)."""
+        if self._paused is None:
+            return False
+        try:
+            paused = await self._paused()
+        except Exception:
+            log.warning("cannot read the maintenance mode; claiming as usual", exc_info=True)
+            paused = False
+        if paused != self._is_paused:
+            self._is_paused = paused
+            log.warning("maintenance mode: claiming %s", "paused" if paused else "resumed")
+            if self._on_pause is not None:
+                self._on_pause(paused)
+        if paused:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self._poll_interval)
+        return paused
+
     async def _loop(self, worker_id: str) -> None:
         while not self._stopping.is_set():
+            if await self._hold():
+                continue
             try:
                 job = await self._source.next_job(worker_id, self._poll_interval)
             except CvEvaluatorError as exc:

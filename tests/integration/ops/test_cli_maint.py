@@ -100,3 +100,21 @@ def test_schedules_and_tasks_are_listed(env: dict[str, str]) -> None:
     assert code == 0 and "quarterly" in output and "never" in output
     code, output = invoke(env, "tasks")
     assert code == 0 and "retention" in output and "capacity_review" in output
+
+
+def test_mode_start_status_stop_from_the_command_line(env: dict[str, str]) -> None:
+    code, output = invoke(
+        env, "mode", "start", "--reason", "disk swap", "--duration", "15m", "--bypass-token"
+    )
+    assert code == 0, output
+    assert "maintenance mode ON: disk swap" in output
+    assert "X-Maintenance-Bypass: " in output and "only its hash is stored" in output
+    code, output = invoke(env, "mode", "status", "--json")
+    status = json.loads(output)
+    assert status["enabled"] and status["reason"] == "disk swap"
+    assert status["bypass_token"] == "set" and status["in_flight_jobs"] == 0
+    assert status["history"][0]["actor"].endswith(status["started_by"].split("@")[-1])
+    code, output = invoke(env, "mode", "stop", "--reason", "swapped")
+    assert code == 0 and "maintenance mode off" in output
+    code, output = invoke(env, "mode", "start", "--reason", "x", "--duration", "9d")
+    assert code == 1 and "at most 7 days" in output
