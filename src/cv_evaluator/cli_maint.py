@@ -262,3 +262,8 @@ def tasks() -> None:
     for spec in all_tasks():
         table.add_row(spec.name, spec.description)
     Console().print(table)
+
+
+from cv_evaluator.cli_backup import backup  # noqa: E402  (it imports this module's helpers)
+
+maint.add_command(backup)

@@ -296,6 +296,38 @@ class Settings(BaseSettings):
         default=None,
         description="Directory that holds backups; empty means `DATA_DIR/backups`.",
     )
+    maint_backup_hardlink: bool = Field(
+        default=True,
+        description=(
+            "Backups hard-link the stored upload files when the backup directory is on the same "
+            "filesystem (originals are never changed in place, so a link is a faithful copy that "
+            "costs no space); false always copies them."
+        ),
+    )
+    maint_backup_keep_daily: int = Field(
+        default=7, ge=0, description="`backup prune` keeps the newest backup of this many days."
+    )
+    maint_backup_keep_weekly: int = Field(
+        default=4, ge=0, description="`backup prune` keeps the newest backup of this many weeks."
+    )
+    maint_backup_keep_monthly: int = Field(
+        default=6, ge=0, description="`backup prune` keeps the newest backup of this many months."
+    )
+    maint_backup_max_age_hours: float = Field(
+        default=26.0,
+        gt=0,
+        description=(
+            "The newest verified backup older than this is WARN, older than three times this "
+            "CRITICAL (`backup.age`)."
+        ),
+    )
+    maint_pg_bin_dir: Path | None = Field(
+        default=None,
+        description=(
+            "Directory of `pg_dump`, `pg_restore` and `pg_amcheck`; empty means `PATH`, else the "
+            "newest `/usr/lib/postgresql/*/bin`."
+        ),
+    )
     maint_schedules_file: Path | None = Field(
         default=None,
         description=(
@@ -317,7 +349,7 @@ class Settings(BaseSettings):
     maint_monitor_checks: str = Field(
         default="service.disk,service.logs,sqlite.files,sqlite.freelist,sqlite.analyze,"
         "postgres.connections,postgres.database_size,"
-        "postgres.long_queries,postgres.wraparound,queue.*,kafka.*,cross.*",
+        "postgres.long_queries,postgres.wraparound,queue.*,kafka.*,cross.*,backup.age",
         description=(
             "Checks the API processes refresh in the background (comma-separated names or "
             "patterns); the slow ones (dependency audit, bloat estimates) are left to the CLI."

@@ -196,6 +196,12 @@ class _MonitorCollector(Collector):
                 "database_bytes",
             ),
             (
+                "cv_evaluator_backup_newest_verified_age_seconds",
+                "Age of the newest backup whose restore verification passed.",
+                "backup.age",
+                "newest_verified_age_seconds",
+            ),
+            (
                 "cv_evaluator_database_connections",
                 "Connections open on the PostgreSQL server.",
                 "postgres.connections",

@@ -57,7 +57,16 @@ class TaskSpec:
 
 _CHECKS: dict[str, CheckSpec] = {}
 # Listing order: from the outside in, the way an operator reads a report.
-GROUP_ORDER = ("service", "sqlite", "postgresql", "queue", "kafka", "cross", "dependencies")
+GROUP_ORDER = (
+    "service",
+    "sqlite",
+    "postgresql",
+    "queue",
+    "kafka",
+    "cross",
+    "backup",
+    "dependencies",
+)
 _TASKS: dict[str, TaskSpec] = {}
 
 
