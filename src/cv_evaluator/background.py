@@ -18,7 +18,15 @@ class BackgroundTask:
         if self._task is None:
             self._task = asyncio.create_task(self._run())
 
-    async def stop(self) -> None:
+    async def stop(self, grace: float = 0.0) -> None:
+        """Cancel the task, after letting it end by itself for up to ``grace`` seconds.
+
+        A grace period suits tasks that hold network clients mid-operation: cancelling a
+        client while it connects can leave a socket behind that only the garbage collector finds.
+        """
+        if self._task is not None and grace > 0:
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(self._task), grace)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -240,7 +240,10 @@ class Runtime:
 
     async def close(self) -> None:
         if self._monitor_task is not None:
-            await self._monitor_task.stop()
+            assert self.monitor is not None
+            self.monitor.request_stop()
+            # Checks hold broker and database clients; let the one under way close them.
+            await self._monitor_task.stop(grace=self.settings.maint_check_timeout_seconds)
         for pool in self.pools:
             await pool.stop()
         self.pools.clear()

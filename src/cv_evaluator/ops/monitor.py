@@ -7,6 +7,7 @@ One source of truth: the same checks the CLI runs, refreshed in the background e
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -46,6 +47,7 @@ class HealthMonitor:
         self._schedules = dict(schedules)
         self._snapshot: Snapshot | None = None
         self._lock = asyncio.Lock()
+        self._stopping = asyncio.Event()
 
     @property
     def ctx(self) -> OpsContext:
@@ -68,13 +70,18 @@ class HealthMonitor:
             return self._snapshot
 
     async def run_forever(self) -> None:
+        """Refresh every interval until asked to stop; a refresh under way is finished first."""
         interval = self._ctx.settings.maint_monitor_interval_seconds
-        while True:
+        while not self._stopping.is_set():
             try:
                 await self.refresh()
             except Exception:
                 log.exception("maintenance checks refresh failed")
-            await asyncio.sleep(interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), interval)
+
+    def request_stop(self) -> None:
+        self._stopping.set()
 
     async def health_document(self, *, refresh: bool = False) -> dict[str, Any]:
         snapshot = self._snapshot
