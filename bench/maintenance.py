@@ -2,12 +2,14 @@
 
     python -m bench.maintenance check [--jobs 1000000] [--backend postgresql|sqlite]
     python -m bench.maintenance retention [--jobs 500000] [--backend postgresql|sqlite]
+    python -m bench.maintenance backup [--jobs 1000000] [--backend postgresql|sqlite]
 
 `check` seeds JOBS jobs with their uploads and results, then runs every check three times and
 reports the total and the slowest checks. `retention` seeds JOBS jobs older than the retention
 period (plus recent ones that must stay), starts `cv-evaluator serve` on the same database, and
 measures the API's latency (a result read and a job submission, in a closed loop) while idle and
-while the retention task deletes the expired rows.
+while the retention task deletes the expired rows. `backup` seeds JOBS jobs (and 1,000 stored
+originals), then times a backup and its verification by restore (the measured RTO).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from tests.support.seeding import SeedPlan, seed_jobs
 from bench.service import percentile
 from cv_evaluator.config import LogFormat, Settings
 from cv_evaluator.domain.clock import SystemClock
+from cv_evaluator.ops.backup import create_backup, verify_backup
 from cv_evaluator.ops.context import OpsContext
 from cv_evaluator.ops.registry import all_checks, get_task
 from cv_evaluator.ops.runner import run_checks
@@ -251,11 +254,52 @@ async def bench_retention(backend: str, jobs: int, idle_seconds: float) -> dict[
     }
 
 
+async def bench_backup(backend: str, jobs: int) -> dict[str, Any]:
+    postgres = None
+    if backend == "postgresql":
+        postgres = PostgresServer()
+        postgres.start()
+        postgres.build_template()
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-backup-") as tmp:
+            data_dir = Path(tmp) / "data"
+            url = _database(backend, data_dir, postgres)
+            ctx = _context(url, data_dir)
+            plan = SeedPlan(jobs=jobs, oldest=timedelta(days=120), files=1000)
+            started = time.perf_counter()
+            await seed_jobs(ctx.engine, plan, blob_root=data_dir / "uploads")
+            seed_seconds = time.perf_counter() - started
+            started = time.perf_counter()
+            backup = await create_backup(ctx)
+            create_seconds = time.perf_counter() - started
+            started = time.perf_counter()
+            verification = await verify_backup(ctx, backup.id)
+            verify_seconds = time.perf_counter() - started
+            size = sum(f.stat().st_size for f in backup.path.rglob("*") if f.is_file())
+            await ctx.engine.dispose()
+    finally:
+        if postgres is not None:
+            postgres.stop()
+    return {
+        "benchmark": "backup create and verify by restore",
+        "backend": backend,
+        "jobs": jobs,
+        "seed_seconds": round(seed_seconds, 1),
+        "create_seconds": round(create_seconds, 1),
+        "verify_seconds": round(verify_seconds, 1),
+        "verified": verification.ok,
+        "problems": verification.problems,
+        "rto_seconds": verification.rto_seconds,
+        "backup_bytes": size,
+        "machine": _machine(),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("scenario", choices=["check", "retention"])
+    parser.add_argument("scenario", choices=["check", "retention", "backup"])
     parser.add_argument("--backend", choices=["postgresql", "sqlite"], default="postgresql")
     parser.add_argument("--jobs", type=int, default=None)
     parser.add_argument("--rounds", type=int, default=3)
@@ -263,8 +307,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.scenario == "check":
         result = asyncio.run(bench_check(args.backend, args.jobs or 1_000_000, args.rounds))
-    else:
+    elif args.scenario == "retention":
         result = asyncio.run(bench_retention(args.backend, args.jobs or 500_000, args.idle_seconds))
+    else:
+        result = asyncio.run(bench_backup(args.backend, args.jobs or 1_000_000))
     print(json.dumps(result, indent=2, default=str))
     return 0
 
