@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,48 +67,50 @@ def _unreachable(ctx: OpsContext, servers: str, exc: BaseException) -> BrokersUn
 
 
 @contextlib.asynccontextmanager
+async def _started(
+    ctx: OpsContext,
+    servers: str,
+    start: Callable[[], Awaitable[Any]],
+    stop: Callable[[], Awaitable[Any]],
+) -> AsyncIterator[None]:
+    """Start a client within the time limit; always stop it, even half-started."""
+    try:
+        try:
+            async with asyncio.timeout(request_timeout(ctx)):
+                await start()
+        except (KafkaError, OSError, TimeoutError) as exc:
+            raise _unreachable(ctx, servers, exc) from exc
+        yield
+    finally:
+        # A half-started client still holds connections.
+        with contextlib.suppress(KafkaError, OSError):
+            await stop()
+
+
+@contextlib.asynccontextmanager
 async def admin_client(ctx: OpsContext, servers: str | None = None) -> AsyncIterator[Any]:
     servers = servers or ctx.settings.kafka_brokers
-    limit = request_timeout(ctx)
     admin = AIOKafkaAdminClient(
         bootstrap_servers=servers,
         client_id=_CLIENT_ID,
-        request_timeout_ms=max(1, int(limit * 1000)),
+        request_timeout_ms=max(1, int(request_timeout(ctx) * 1000)),
     )
-    try:
-        try:
-            async with asyncio.timeout(limit):
-                await admin.start()
-        except (KafkaError, OSError, TimeoutError) as exc:
-            raise _unreachable(ctx, servers, exc) from exc
+    async with _started(ctx, servers, admin.start, admin.close):
         yield admin
-    finally:
-        with contextlib.suppress(KafkaError, OSError):
-            await admin.close()
 
 
 @contextlib.asynccontextmanager
 async def offsets_reader(ctx: OpsContext) -> AsyncIterator[Any]:
     """A consumer without a group: it reads log bounds, joins nothing, commits nothing."""
     servers = ctx.settings.kafka_brokers
-    limit = request_timeout(ctx)
     consumer = AIOKafkaConsumer(
         bootstrap_servers=servers,
         client_id=_CLIENT_ID,
         enable_auto_commit=False,
-        request_timeout_ms=max(1, int(limit * 1000)),
+        request_timeout_ms=max(1, int(request_timeout(ctx) * 1000)),
     )
-    try:
-        try:
-            async with asyncio.timeout(limit):
-                await consumer.start()
-        except (KafkaError, OSError, TimeoutError) as exc:
-            raise _unreachable(ctx, servers, exc) from exc
+    async with _started(ctx, servers, consumer.start, consumer.stop):
         yield consumer
-    finally:
-        # A half-started client still holds connections.
-        with contextlib.suppress(KafkaError, OSError):
-            await consumer.stop()
 
 
 def broker_error(exc: KafkaError, thresholds: Sequence[Threshold]) -> Outcome:
