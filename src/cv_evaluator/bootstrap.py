@@ -316,6 +316,17 @@ def build_ops_context(
     return OpsContext(settings=settings, clock=clock or SystemClock(), engine=engine, actor=actor)
 
 
+def build_maintenance(
+    engine: AsyncEngine, ledger: SqlJobLedger, clock: Clock
+) -> tuple[MaintenanceService, MaintenanceGate]:
+    """Maintenance mode over the database: the use cases and the gate new work consults."""
+    store = SqlMaintenanceStore(engine)
+    return (
+        MaintenanceService(store, clock, in_flight=_in_flight(ledger)),
+        MaintenanceGate(store, clock),
+    )
+
+
 def _in_flight(ledger: SqlJobLedger) -> Callable[[], Awaitable[int]]:
     async def count() -> int:
         return (await ledger.count_by_status()).get("processing", 0)
@@ -374,8 +385,7 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
     evaluator = build_evaluator(settings)
     monitor = build_monitor(settings, engine, clock)
     metrics.registry.register(monitor.collector())
-    maintenance_store = SqlMaintenanceStore(engine)
-    gate = MaintenanceGate(maintenance_store, clock)
+    maintenance, gate = build_maintenance(engine, ledger, clock)
     metrics.registry.register(MaintenanceModeCollector(gate, clock))
     blobs = FileBlobStore(settings.data_dir / "uploads")
     processor = JobProcessor(
@@ -419,7 +429,7 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
         notifications=notifications,
         callbacks=build_callbacks(settings, engine, uow, clock),
         monitor=monitor,
-        maintenance=MaintenanceService(maintenance_store, clock, in_flight=_in_flight(ledger)),
+        maintenance=maintenance,
         gate=gate,
     )
 

@@ -17,16 +17,18 @@ _T = TypeVar("_T")
 
 
 def _with_service(work: Callable[[MaintenanceService], Awaitable[_T]]) -> _T:
-    from cv_evaluator.bootstrap import build_runtime
+    from cv_evaluator.bootstrap import build_maintenance, build_ops_context
     from cv_evaluator.cli import load_settings
+    from cv_evaluator.storage.ledger import SqlJobLedger
 
     async def main() -> _T:
-        runtime = build_runtime(load_settings())
+        # Only the database: no evaluator pool, queue client or monitor for a state change.
+        ctx = build_ops_context(load_settings())
         try:
-            assert runtime.maintenance is not None
-            return await work(runtime.maintenance)
+            service, _gate = build_maintenance(ctx.engine, SqlJobLedger(ctx.engine), ctx.clock)
+            return await work(service)
         finally:
-            await runtime.close()
+            await ctx.engine.dispose()
 
     try:
         return asyncio.run(main())
