@@ -346,10 +346,12 @@ def _print_result(result: dict[str, Any]) -> None:
 
 
 def _add_subcommands() -> None:
+    from cv_evaluator.cli_backup import backup
     from cv_evaluator.cli_maint import maint
     from cv_evaluator.cli_mode import mode
 
     maint.add_command(mode)
+    maint.add_command(backup)
     main.add_command(maint)
 
 

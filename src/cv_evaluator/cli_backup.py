@@ -37,7 +37,7 @@ def _when(value: str | None) -> str:
 
 @click.group()
 def backup() -> None:
-    """Backups of the database and the upload files, restore drills and restore.
+    """Backups of the database and the upload files: create, verify by restoring, restore, prune.
 
     Backups live in MAINT_BACKUP_DIR (default DATA_DIR/backups), one directory per backup with a
     manifest.json. See docs/operations.md, "Backups and restore verification".
@@ -55,7 +55,7 @@ def backup() -> None:
 def create(then_verify: bool, as_json: bool) -> None:
     """Back up the database and the stored upload files."""
     from cv_evaluator.cli import load_settings
-    from cv_evaluator.cli_maint import _run, default_actor
+    from cv_evaluator.cli_maint import default_actor, run_with_ops
     from cv_evaluator.ops.backup import Verification, create_backup, verify_backup
     from cv_evaluator.ops.backup_store import Backup
 
@@ -64,7 +64,7 @@ def create(then_verify: bool, as_json: bool) -> None:
         checked = await verify_backup(ctx, made.id) if then_verify else None
         return made, checked
 
-    made, checked = _run(load_settings(), default_actor(), work)
+    made, checked = run_with_ops(load_settings(), default_actor(), work)
     if as_json:
         _echo_json(
             {"backup": made.summary(), "verification": checked.as_dict() if checked else None}
@@ -159,13 +159,13 @@ def verify(backup_id: str, as_json: bool) -> None:
     Exit code 1 when the backup fails verification; the outcome is recorded in its manifest.
     """
     from cv_evaluator.cli import load_settings
-    from cv_evaluator.cli_maint import _run, default_actor
+    from cv_evaluator.cli_maint import default_actor, run_with_ops
     from cv_evaluator.ops.backup import Verification, verify_backup
 
     async def work(ctx: OpsContext) -> Verification:
         return await verify_backup(ctx, backup_id)
 
-    result = _run(load_settings(), default_actor(), work)
+    result = run_with_ops(load_settings(), default_actor(), work)
     if as_json:
         _echo_json({"backup_id": result.backup_id, **result.as_dict()})
     else:
@@ -186,7 +186,7 @@ def restore(backup_id: str, yes: bool, force: bool, as_json: bool) -> None:
     mode) before restoring: whatever it writes meanwhile is lost or mixed in.
     """
     from cv_evaluator.cli import load_settings
-    from cv_evaluator.cli_maint import _run, default_actor
+    from cv_evaluator.cli_maint import default_actor, run_with_ops
     from cv_evaluator.ops.backup import Restored, restore_backup
 
     if not yes:
@@ -198,7 +198,7 @@ def restore(backup_id: str, yes: bool, force: bool, as_json: bool) -> None:
     async def work(ctx: OpsContext) -> Restored:
         return await restore_backup(ctx, backup_id, force=force)
 
-    result = _run(load_settings(), default_actor(), work)
+    result = run_with_ops(load_settings(), default_actor(), work)
     if as_json:
         _echo_json(result.as_dict())
         return
@@ -219,13 +219,13 @@ def restore(backup_id: str, yes: bool, force: bool, as_json: bool) -> None:
 def prune(dry_run: bool, as_json: bool) -> None:
     """Delete backups outside the daily/weekly/monthly retention (never the newest verified)."""
     from cv_evaluator.cli import load_settings
-    from cv_evaluator.cli_maint import _run, default_actor
+    from cv_evaluator.cli_maint import default_actor, run_with_ops
     from cv_evaluator.ops.backup import Pruned, prune_backups
 
     async def work(ctx: OpsContext) -> Pruned:
         return await prune_backups(ctx, dry_run=dry_run)
 
-    result = _run(load_settings(), default_actor(), work)
+    result = run_with_ops(load_settings(), default_actor(), work)
     if as_json:
         _echo_json(result.as_dict())
         return

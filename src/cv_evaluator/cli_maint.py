@@ -31,7 +31,7 @@ def default_actor() -> str:
     return f"{user}@{socket.gethostname()}"
 
 
-def _run(settings: Settings, actor: str, work: Callable[[OpsContext], Awaitable[_T]]) -> _T:
+def run_with_ops(settings: Settings, actor: str, work: Callable[[OpsContext], Awaitable[_T]]) -> _T:
     from cv_evaluator.bootstrap import build_ops_context
 
     # The Kafka client logs every failed connection attempt as an error; the checks report an
@@ -97,7 +97,7 @@ def check(
         Console().print(table)
         return
     settings = load_settings()
-    report = _run(settings, default_actor(), lambda ctx: run_checks(ctx, specs))
+    report = run_with_ops(settings, default_actor(), lambda ctx: run_checks(ctx, specs))
     if fmt == "json":
         click.echo(report_json(report))
     elif fmt == "markdown":
@@ -140,7 +140,7 @@ def run(schedule: str, dry_run: bool, actor: str | None, fmt: str) -> None:
         last = (await MaintenanceLog(ctx).last_successes()).get(chosen.name)
         return result, last
 
-    result, last = _run(settings, actor or default_actor(), work)
+    result, last = run_with_ops(settings, actor or default_actor(), work)
     if fmt == "json":
         lasts = {chosen.name: last} if last else {}
         click.echo(report_json([result], every_days={chosen.name: chosen.every_days}, last=lasts))
@@ -198,7 +198,7 @@ def report(
             runs = [latest] if latest else []
         return runs, await log.last_successes()
 
-    runs, last = _run(settings, default_actor(), work)
+    runs, last = run_with_ops(settings, default_actor(), work)
     if not runs:
         raise click.ClickException("no maintenance run on record for that selection")
     if fmt == "json":
@@ -233,7 +233,7 @@ def schedules() -> None:
     async def work(ctx: OpsContext) -> dict[str, datetime]:
         return await MaintenanceLog(ctx).last_successes()
 
-    last = _run(settings, default_actor(), work)
+    last = run_with_ops(settings, default_actor(), work)
     now = datetime.now(UTC)
     table = Table(
         "schedule", "every", "tasks", "checks", "last success", "next due", title="Schedules"
@@ -262,8 +262,3 @@ def tasks() -> None:
     for spec in all_tasks():
         table.add_row(spec.name, spec.description)
     Console().print(table)
-
-
-from cv_evaluator.cli_backup import backup  # noqa: E402  (it imports this module's helpers)
-
-maint.add_command(backup)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -10,30 +9,24 @@ from typing import Any, TypeVar
 
 import click
 
-from cv_evaluator.domain.errors import CvEvaluatorError
+from cv_evaluator.ops.context import OpsContext
 from cv_evaluator.service.maintenance import MaintenanceService, parse_duration
 
 _T = TypeVar("_T")
 
 
 def _with_service(work: Callable[[MaintenanceService], Awaitable[_T]]) -> _T:
-    from cv_evaluator.bootstrap import build_maintenance, build_ops_context
+    from cv_evaluator.bootstrap import build_maintenance
     from cv_evaluator.cli import load_settings
+    from cv_evaluator.cli_maint import default_actor, run_with_ops
     from cv_evaluator.storage.ledger import SqlJobLedger
 
-    async def main() -> _T:
+    async def with_service(ctx: OpsContext) -> _T:
         # Only the database: no evaluator pool, queue client or monitor for a state change.
-        ctx = build_ops_context(load_settings())
-        try:
-            service, _gate = build_maintenance(ctx.engine, SqlJobLedger(ctx.engine), ctx.clock)
-            return await work(service)
-        finally:
-            await ctx.engine.dispose()
+        service, _gate = build_maintenance(ctx.engine, SqlJobLedger(ctx.engine), ctx.clock)
+        return await work(service)
 
-    try:
-        return asyncio.run(main())
-    except CvEvaluatorError as exc:
-        raise click.ClickException(f"{exc.code.value}: {exc.message}") from None
+    return run_with_ops(load_settings(), default_actor(), with_service)
 
 
 def _print(status: dict[str, Any], as_json: bool) -> None:
