@@ -31,6 +31,8 @@ FAILED = "failed"
 # A run "succeeded" when every task did its work and nothing was CRITICAL afterwards; an
 # UNKNOWN (e.g. the advisory service unreachable) or a WARN is reported but does not undo it.
 SUCCESSFUL_STATUSES = ("ok", "warn", "unknown")
+# Entries that performed a schedule's procedure; a "notification" entry only announced one.
+PROCEDURE_KINDS = ("run", "window")
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,13 +85,16 @@ class MaintenanceLog:
     def __init__(self, ctx: OpsContext) -> None:
         self._ctx = ctx
 
-    async def start(self, schedule: str, *, dry_run: bool, before: dict[str, Any]) -> str:
+    async def start(
+        self, schedule: str, *, dry_run: bool, before: dict[str, Any], kind: str = "run"
+    ) -> str:
+        """Record the start of a ``run`` (tasks), a ``window`` or a ``notification``."""
         run_id = new_id(IdKind.MAINTENANCE_RUN)
         async with self._ctx.engine.begin() as connection:
             await connection.execute(
                 insert(maintenance_runs).values(
                     id=run_id,
-                    kind="run",
+                    kind=kind,
                     schedule=schedule,
                     actor=self._ctx.actor,
                     host=socket.gethostname(),
@@ -130,10 +135,14 @@ class MaintenanceLog:
             rows = (await connection.execute(query.order_by(maintenance_runs.c.started_at))).all()
         return [_run(row._mapping) for row in rows]
 
-    async def latest(self, *, schedule: str | None = None) -> MaintenanceRun | None:
+    async def latest(
+        self, *, schedule: str | None = None, kind: str | None = None
+    ) -> MaintenanceRun | None:
         query = select(maintenance_runs)
         if schedule is not None:
             query = query.where(maintenance_runs.c.schedule == schedule)
+        if kind is not None:
+            query = query.where(maintenance_runs.c.kind == kind)
         query = query.order_by(maintenance_runs.c.started_at.desc()).limit(1)
         async with self._ctx.engine.begin() as connection:
             row = (await connection.execute(query)).first()
@@ -143,6 +152,7 @@ class MaintenanceLog:
         """When each schedule last finished successfully (dry runs do not count)."""
         query = (
             select(maintenance_runs.c.schedule, maintenance_runs.c.finished_at)
+            .where(maintenance_runs.c.kind.in_(PROCEDURE_KINDS))
             .where(maintenance_runs.c.status.in_(SUCCESSFUL_STATUSES))
             .where(maintenance_runs.c.dry_run.is_(False))
             .where(maintenance_runs.c.finished_at.is_not(None))

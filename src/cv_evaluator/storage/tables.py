@@ -120,7 +120,7 @@ maintenance_runs = Table(
     "maintenance_runs",
     metadata,
     Column("id", String(40), primary_key=True),
-    Column("kind", String(16), nullable=False),  # run | window
+    Column("kind", String(16), nullable=False),  # run | window | notification | drill
     Column("schedule", String(32), nullable=False),
     Column("actor", String(128), nullable=False),
     Column("host", String(255), nullable=False),
