@@ -105,7 +105,7 @@ class Runtime:
             concurrency=concurrency,
             poll_interval=self.settings.worker_poll_interval_seconds,
             shutdown_timeout=self.settings.worker_shutdown_timeout_seconds,
-            paused=self.gate.active if self.gate is not None else None,
+            paused=self.gate.workers_paused if self.gate is not None else None,
             on_pause=self.queue.set_paused if isinstance(self.queue, KafkaJobQueue) else None,
         )
         self.pools.append(pool)

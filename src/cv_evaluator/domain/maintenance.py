@@ -25,9 +25,15 @@ class MaintenanceState:
     bypass_token_hash: str | None = None
     bypass_expires_at: datetime | None = None
     updated_at: datetime | None = None
+    # A window resumes the workers to verify the service with a smoke job while the public is
+    # still refused; otherwise workers stop claiming whenever the mode is on.
+    workers_paused: bool = True
 
     def active(self, now: datetime) -> bool:
         return self.enabled and (self.ends_at is None or now < self.ends_at)
+
+    def pauses_workers(self, now: datetime) -> bool:
+        return self.active(now) and self.workers_paused
 
     def expired(self, now: datetime) -> bool:
         return self.enabled and self.ends_at is not None and now >= self.ends_at
@@ -55,6 +61,7 @@ class MaintenanceState:
             "ends_at": self.ends_at.isoformat() if self.ends_at else None,
             "expired": self.expired(now),
             "retry_after_seconds": self.retry_after_seconds,
+            "workers_paused": self.pauses_workers(now),
             "bypass_token": (
                 "set" if self.bypass_token_hash and not self._bypass_expired(now) else "none"
             ),

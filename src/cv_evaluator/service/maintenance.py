@@ -95,6 +95,16 @@ class MaintenanceService:
         await self._store.put(state, MaintenanceAudit(now, actor, "start", reason, details))
         return state, token
 
+    async def set_workers_paused(self, paused: bool, *, actor: str, reason: str) -> None:
+        """Let workers claim again (or stop them) while admission stays as it is."""
+        now = self._clock.now()
+        previous = await self._store.get()
+        if not previous.active(now):
+            raise InvalidArgument("maintenance mode is off: workers are not paused by it")
+        state = replace(previous, workers_paused=paused, updated_at=now)
+        action = "pause" if paused else "resume"
+        await self._store.put(state, MaintenanceAudit(now, actor, action, reason.strip(), {}))
+
     async def stop(self, *, actor: str, reason: str = "") -> MaintenanceState:
         now = self._clock.now()
         previous = await self._store.get()
@@ -167,6 +177,9 @@ class MaintenanceGate:
 
     async def active(self) -> bool:
         return (await self.state()).active(self._clock.now())
+
+    async def workers_paused(self) -> bool:
+        return (await self.state()).pauses_workers(self._clock.now())
 
     async def admit_new_work(self, bypass_token: str | None) -> None:
         """Raise MAINTENANCE unless the mode is off or the request carries the bypass token."""

@@ -28,6 +28,7 @@ def _values(state: MaintenanceState) -> dict[str, Any]:
         "bypass_token_hash": state.bypass_token_hash,
         "bypass_expires_at": state.bypass_expires_at,
         "updated_at": state.updated_at,
+        "workers_paused": state.workers_paused,
     }
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    true,
 )
 
 from cv_evaluator.storage.types import PortableJSON, UtcDateTime
@@ -151,6 +152,7 @@ maintenance_mode = Table(
     Column("bypass_token_hash", String(64), nullable=True),
     Column("bypass_expires_at", UtcDateTime, nullable=True),
     Column("updated_at", UtcDateTime, nullable=False),
+    Column("workers_paused", Boolean, nullable=False, server_default=true()),
 )
 
 # One row per change of the maintenance mode: who, when, what, why.
