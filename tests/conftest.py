@@ -34,6 +34,7 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
             "MAX",
             "LOG",
             "READY",
+            "OTEL",
         }:
             monkeypatch.delenv(name, raising=False)
 

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 
+from cv_evaluator.bootstrap import Runtime, build_app, build_runtime
+from cv_evaluator.config import Settings
+from cv_evaluator.storage.migrate import upgrade
 from tests.support.documents import SAMPLE_CV_TEXT, SAMPLE_PROJECT_TEXT
 
 TERMINAL = {"completed", "failed"}
@@ -40,3 +44,14 @@ async def wait_for_terminal(
         if loop.time() > deadline:
             raise AssertionError(f"job {job_id} still {body['status']} after {timeout}s")
         await asyncio.sleep(0.02)
+
+
+async def serving(settings: Settings) -> AsyncIterator[tuple[Runtime, httpx.AsyncClient]]:
+    """The app on a freshly migrated database, with one in-process worker, for one test."""
+    upgrade(settings.database_url)
+    runtime = build_runtime(settings)
+    app = build_app(runtime, workers=1)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            yield runtime, client

@@ -8,6 +8,7 @@ from typing import Any
 
 from cv_evaluator.api.result_cache import CompletedResultCache
 from cv_evaluator.observability.metrics import ServiceMetrics
+from cv_evaluator.observability.tracing import DB_QUEUE, QueueInfo
 from cv_evaluator.service.evaluations import EvaluationService
 from cv_evaluator.service.maintenance import MaintenanceGate, MaintenanceService
 from cv_evaluator.service.results import ResultService
@@ -32,3 +33,5 @@ class ApiContext:
     gate: MaintenanceGate | None = None
     admin_token: str | None = None
     health_report: HealthReport | None = None
+    # Names the queue on the publish span of POST /v1/evaluate (tracing on).
+    queue: QueueInfo = DB_QUEUE

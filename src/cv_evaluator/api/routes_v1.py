@@ -21,6 +21,7 @@ from cv_evaluator.domain.errors import (
     UnsupportedMediaType,
 )
 from cv_evaluator.domain.jobs import EvaluationInputs, JobStatus
+from cv_evaluator.observability import tracing
 from cv_evaluator.observability.logging import request_id_var
 from cv_evaluator.service.maintenance import BYPASS_HEADER
 from cv_evaluator.service.results import render_job
@@ -153,18 +154,24 @@ async def evaluate(request: Request) -> EvaluateResponse:
         raise InvalidArgument(
             "the request body is invalid", details={"problems": problems}
         ) from None
-    submission = await context.evaluations.submit(
-        EvaluationInputs(
-            cv_id=body.cv_id,
-            project_id=body.project_id,
-            job_description=body.job_description,
-            study_case_brief=body.study_case_brief,
-            scoring_rubric=body.scoring_rubric,
-            callback_url=body.callback_url,
-        ),
-        idempotency_key=request.headers.get("idempotency-key"),
-        request_id=request_id_var.get(),
-    )
+    # The job row (and, on Kafka, the message) carries the publish span's context, so the
+    # worker's span continues this trace.
+    with tracing.publish_span(context.queue) as publish:
+        submission = await context.evaluations.submit(
+            EvaluationInputs(
+                cv_id=body.cv_id,
+                project_id=body.project_id,
+                job_description=body.job_description,
+                study_case_brief=body.study_case_brief,
+                scoring_rubric=body.scoring_rubric,
+                callback_url=body.callback_url,
+            ),
+            idempotency_key=request.headers.get("idempotency-key"),
+            request_id=request_id_var.get(),
+            trace_context=tracing.inject(),
+        )
+        publish.set_attribute("messaging.message.id", submission.job.id)
+        publish.set_attribute("cv_evaluator.job.created", submission.created)
     if submission.created:
         context.metrics.jobs_enqueued.inc()
     return EvaluateResponse(id=submission.job.id, status=submission.job.status.value)

@@ -52,3 +52,6 @@ class Job:
     error_code: str | None = None
     error_message: str | None = None
     attempt_log: tuple[dict[str, Any], ...] = ()
+    # W3C trace-context headers (`traceparent`, `tracestate`) of the span that queued the job, so
+    # the worker's spans join the request's trace; None when tracing was off.
+    trace_context: dict[str, str] | None = None

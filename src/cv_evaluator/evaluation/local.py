@@ -9,8 +9,10 @@ through the domain's rubric arithmetic → feedback and summary from the evidenc
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 from cv_evaluator.domain.errors import EvaluationFailed
@@ -31,12 +33,20 @@ from cv_evaluator.evaluation.requirements import build_corpus
 from cv_evaluator.evaluation.scorers import scorer_for
 from cv_evaluator.evaluation.scoring import ParameterResult, ScoreContext, guidance_level
 
-__all__ = ["EVALUATOR_NAME", "EVALUATOR_VERSION", "LocalEvaluator"]
+__all__ = ["EVALUATOR_NAME", "EVALUATOR_VERSION", "LocalEvaluator", "StepHook"]
 
 EVALUATOR_NAME = "local-rubric"
 # Bump whenever a change can move a score: receipts name the version that produced them.
 EVALUATOR_VERSION = "1.3.0"
 PATH = ("prepare", "retrieve", "score", "feedback")
+
+# Wraps each step of an evaluation (``prepare``, ``retrieve``, ``score_cv``, ``score_project``,
+# ``feedback``); the composition root hands in tracing here, so this package never imports it.
+StepHook = Callable[[str], AbstractContextManager[object]]
+
+
+def _no_step(_name: str) -> AbstractContextManager[object]:
+    return contextlib.nullcontext()
 
 
 def _with_level(rationale: str, score: float, param: RubricParameter) -> str:
@@ -59,8 +69,11 @@ class LocalEvaluator:
     depends on the machine) fixed, and compare whole outcomes byte for byte.
     """
 
-    def __init__(self, *, timer: Callable[[], float] = time.perf_counter) -> None:
+    def __init__(
+        self, *, timer: Callable[[], float] = time.perf_counter, step: StepHook = _no_step
+    ) -> None:
         self._timer = timer
+        self._step = step
 
     @property
     def name(self) -> str:
@@ -74,10 +87,13 @@ class LocalEvaluator:
         # CPU-bound: keep the event loop free for the API and other jobs.
         return await asyncio.to_thread(self.evaluate_sync, request)
 
-    def evaluate_sync(self, request: EvaluationRequest) -> EvaluationOutcome:
+    def evaluate_sync(
+        self, request: EvaluationRequest, *, step: StepHook | None = None
+    ) -> EvaluationOutcome:
+        """Evaluate in this thread; ``step`` replaces the evaluator's step hook for this call."""
         started = self._timer()
         try:
-            return self._evaluate(request, started)
+            return self._evaluate(request, started, step or self._step)
         except (KeyError, ValueError, IndexError, ZeroDivisionError) as exc:
             # A bug or an input nobody anticipated: fail the job with a stable code, not a
             # traceback in the worker, and never with an invented score.
@@ -86,12 +102,25 @@ class LocalEvaluator:
                 details={"error": type(exc).__name__, "evaluator_version": EVALUATOR_VERSION},
             ) from exc
 
-    def _evaluate(self, request: EvaluationRequest, started: float) -> EvaluationOutcome:
+    def _evaluate(
+        self, request: EvaluationRequest, started: float, step: StepHook
+    ) -> EvaluationOutcome:
         rubric = request.rubric
-        cv = prepare(request.cv, "cv")
-        project = prepare(request.project, "project")
-        corpus = build_corpus(request.job_description, request.study_case_brief, rubric)
+        with step("prepare"):
+            cv = prepare(request.cv, "cv")
+            project = prepare(request.project, "project")
+        with step("retrieve"):
+            corpus = build_corpus(request.job_description, request.study_case_brief, rubric)
         ctx = ScoreContext(request, rubric, corpus, cv, project)
+
+        # Scored group by group (one step each), then assembled in the rubric's order.
+        results: dict[str, tuple[str, ParameterResult]] = {}
+        for group in (RubricGroup.CV, RubricGroup.PROJECT):
+            with step(f"score_{group.value}"):
+                for param in rubric.parameters:
+                    if param.group is group:
+                        scorer_name, scorer = scorer_for(param.key)
+                        results[param.key] = (scorer_name, scorer(ctx, param))
 
         breakdown: list[ParameterScore] = []
         chunks: list[RetrievedChunk] = []
@@ -99,8 +128,7 @@ class LocalEvaluator:
         values: dict[str, float] = {}
         details: dict[str, Any] = {}
         for param in rubric.parameters:
-            scorer_name, scorer = scorer_for(param.key)
-            result: ParameterResult = scorer(ctx, param)
+            scorer_name, result = results[param.key]
             score = result.score
             if not rubric.scale_min <= score <= rubric.scale_max:
                 raise EvaluationFailed(
@@ -131,6 +159,12 @@ class LocalEvaluator:
         cv_scores = [item for item in breakdown if item.group is RubricGroup.CV]
         project_scores = [item for item in breakdown if item.group is RubricGroup.PROJECT]
         flags: tuple[Flag, ...] = cv.flags + project.flags
+        with step("feedback"):
+            cv_feedback = group_feedback(cv_scores, "CV")
+            project_feedback = group_feedback(project_scores, "project report")
+            summary = overall_summary(
+                cv_match_rate, project_score, cv_scores, project_scores, flags
+            )
 
         receipt = Receipt(
             evaluator=EVALUATOR_NAME,
@@ -164,12 +198,10 @@ class LocalEvaluator:
         )
         return EvaluationOutcome(
             cv_match_rate=cv_match_rate,
-            cv_feedback=group_feedback(cv_scores, "CV"),
+            cv_feedback=cv_feedback,
             project_score=project_score,
-            project_feedback=group_feedback(project_scores, "project report"),
-            overall_summary=overall_summary(
-                cv_match_rate, project_score, cv_scores, project_scores, flags
-            ),
+            project_feedback=project_feedback,
+            overall_summary=summary,
             breakdown=tuple(breakdown),
             flags=flags,
             receipt=receipt,

@@ -17,7 +17,7 @@ import json
 import logging
 from collections import deque
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
@@ -30,6 +30,7 @@ from cv_evaluator.domain.clock import Clock
 from cv_evaluator.domain.errors import Unavailable
 from cv_evaluator.domain.jobs import Job
 from cv_evaluator.domain.ports import JobLedger
+from cv_evaluator.observability import tracing
 
 log = logging.getLogger(__name__)
 
@@ -193,7 +194,14 @@ class KafkaJobQueue:
         try:
             async with asyncio.timeout(_PUBLISH_TIMEOUT_SECONDS):
                 producer = await self._ensure_producer()
-                await producer.send_and_wait(self._settings.topic, payload, key=job_id.encode())
+                await producer.send_and_wait(
+                    self._settings.topic,
+                    payload,
+                    key=job_id.encode(),
+                    # The current trace context (the request's publish span), for consumers
+                    # that read the message without the job row.
+                    headers=tracing.kafka_headers(),
+                )
         except (KafkaError, OSError, TimeoutError):
             return False
         self._skip_publish_until = 0.0
@@ -399,6 +407,12 @@ class KafkaJobQueue:
             await self._finish(tp, record.offset)
             return None
         self._delivered.setdefault(job.id, []).append((tp, record.offset))
+        if job.trace_context is None:
+            # A job queued without one (tracing was off there) may still have been published
+            # from inside a trace.
+            carrier = tracing.carrier_from_headers(record.headers)
+            if carrier:
+                job = replace(job, trace_context=carrier)
         return job
 
     async def done(self, job: Job) -> None:

@@ -104,6 +104,7 @@ class EvaluationService:
         *,
         idempotency_key: str | None = None,
         request_id: str | None = None,
+        trace_context: dict[str, str] | None = None,
     ) -> Submission:
         if idempotency_key is not None and not 0 < len(idempotency_key) <= _MAX_IDEMPOTENCY_KEY:
             raise InvalidArgument(
@@ -129,6 +130,7 @@ class EvaluationService:
             idempotency_key=idempotency_key,
             request_hash=fingerprint,
             request_id=request_id,
+            trace_context=trace_context or None,
         )
         try:
             async with self._uow() as uow:

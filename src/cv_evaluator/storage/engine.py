@@ -9,6 +9,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from cv_evaluator.observability import tracing
+
 _ASYNC_DRIVERS = {"sqlite": "aiosqlite", "postgresql": "psycopg"}
 _SYNC_DRIVERS = {"sqlite": "pysqlite", "postgresql": "psycopg"}
 
@@ -65,17 +67,19 @@ def make_async_engine(
         _prepare_sqlite_file(url)
         engine = create_async_engine(async_url(url))
         _install_sqlite_pragmas(engine.sync_engine, busy_timeout_ms)
-        return engine
-    return create_async_engine(
-        async_url(url),
-        pool_size=pool_size,
-        max_overflow=0,
-        pool_timeout=pool_timeout,
-        # A dead connection is noticed before use, and a database that is down is reported
-        # within the timeout: requests answer 503 instead of hanging.
-        pool_pre_ping=True,
-        connect_args={"connect_timeout": max(1, round(pool_timeout))},
-    )
+    else:
+        engine = create_async_engine(
+            async_url(url),
+            pool_size=pool_size,
+            max_overflow=0,
+            pool_timeout=pool_timeout,
+            # A dead connection is noticed before use, and a database that is down is reported
+            # within the timeout: requests answer 503 instead of hanging.
+            pool_pre_ping=True,
+            connect_args={"connect_timeout": max(1, round(pool_timeout))},
+        )
+    tracing.instrument_engine(engine.sync_engine)  # nothing unless tracing is on
+    return engine
 
 
 def make_sync_engine(url: str, *, busy_timeout_ms: int = 5000) -> Engine:

@@ -68,6 +68,7 @@ def job_to_row(job: Job) -> dict[str, Any]:
         "error_message": job.error_message,
         "attempt_log": list(job.attempt_log),
         "callback_url": job.inputs.callback_url,
+        "trace_context": dict(job.trace_context) if job.trace_context else None,
     }
 
 
@@ -98,4 +99,5 @@ def row_to_job(row: Mapping[Any, Any]) -> Job:
         error_code=row["error_code"],
         error_message=row["error_message"],
         attempt_log=tuple(row["attempt_log"] or ()),
+        trace_context=row["trace_context"] or None,
     )

@@ -17,6 +17,7 @@ from cv_evaluator.domain.errors import TransientEvaluationError
 from cv_evaluator.domain.evaluation import EvaluationOutcome, EvaluationRequest
 from cv_evaluator.evaluation.lexicon import lexicon
 from cv_evaluator.evaluation.local import EVALUATOR_NAME, EVALUATOR_VERSION, LocalEvaluator
+from cv_evaluator.observability import tracing
 
 _process_evaluator: LocalEvaluator | None = None
 
@@ -29,9 +30,15 @@ def _start_process() -> None:
     gc.freeze()
 
 
-def _evaluate_in_process(request: EvaluationRequest) -> EvaluationOutcome:
+def _evaluate_in_process(
+    request: EvaluationRequest, time_steps: bool
+) -> tuple[EvaluationOutcome, list[tracing.StepTiming]]:
     assert _process_evaluator is not None, "pool process was not initialised"
-    return _process_evaluator.evaluate_sync(request)
+    if not time_steps:
+        return _process_evaluator.evaluate_sync(request), []
+    # The trace lives in the parent process: the steps are timed here and become spans there.
+    step, timings = tracing.step_recorder()
+    return _process_evaluator.evaluate_sync(request, step=step), timings
 
 
 class ProcessPoolEvaluator:
@@ -62,7 +69,9 @@ class ProcessPoolEvaluator:
         loop = asyncio.get_running_loop()
         pool = self._pool
         try:
-            return await loop.run_in_executor(pool, _evaluate_in_process, request)
+            outcome, timings = await loop.run_in_executor(
+                pool, _evaluate_in_process, request, tracing.enabled()
+            )
         except BrokenProcessPool as exc:
             if pool is self._pool:
                 self._pool = self._new_pool()
@@ -70,6 +79,8 @@ class ProcessPoolEvaluator:
             raise TransientEvaluationError(
                 "an evaluation process died; the job will be retried"
             ) from exc
+        tracing.record_steps(timings)
+        return outcome
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)

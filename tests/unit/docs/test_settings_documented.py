@@ -43,6 +43,7 @@ def test_environment_variables_are_grouped_by_prefix() -> None:
         "ADMIN",
         "KAFKA",
         "MAINT",
+        "OTEL",  # OpenTelemetry's own standard names
     }
     for env, _default, _help in setting_docs():
         assert env.split("_", 1)[0] in prefixes, env
