@@ -13,6 +13,7 @@ from collections.abc import Callable
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cv_evaluator.domain.errors import ErrorCode, PayloadTooLarge
+from cv_evaluator.observability import tracing
 from cv_evaluator.observability.logging import request_id_var
 from cv_evaluator.observability.metrics import ServiceMetrics
 
@@ -49,6 +50,10 @@ class RequestMiddleware:
         request_id = offered if _VALID_REQUEST_ID.match(offered) else uuid.uuid4().hex
         token = request_id_var.set(request_id)
         started = time.perf_counter()
+        # Continues the caller's trace (traceparent header); None while tracing is off.
+        http_span = tracing.start_http_server_span(
+            scope["method"], scope["path"], headers, request_id
+        )
         status_holder = [500]
         response_started = False
 
@@ -96,6 +101,8 @@ class RequestMiddleware:
             elapsed = time.perf_counter() - started
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
+            if http_span is not None:
+                http_span.end(getattr(route, "path", None), status_holder[0])
             self._metrics.http_requests.labels(
                 scope["method"], template, str(status_holder[0])
             ).inc()
@@ -106,9 +113,12 @@ class RequestMiddleware:
                 scope["path"],
                 status_holder[0],
                 extra={
+                    "event": "http_request",
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "route": template,
                     "status": status_holder[0],
                     "duration_ms": round(elapsed * 1000, 3),
-                    "route": template,
                 },
             )
             request_id_var.reset(token)

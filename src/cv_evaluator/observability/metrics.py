@@ -6,6 +6,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from cv_evaluator import __version__
+from cv_evaluator.observability.build_info import build_revision
 
 METRICS_CONTENT_TYPE = CONTENT_TYPE_LATEST
 
@@ -14,7 +15,15 @@ _EVALUATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 
 
 
 class ServiceMetrics:
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+    """The figures the service itself counts; each process exports its own.
+
+    ``revision`` is the source revision for ``cv_evaluator_build_info``; None reads it from the
+    checkout the code runs from.
+    """
+
+    def __init__(
+        self, registry: CollectorRegistry | None = None, *, revision: str | None = None
+    ) -> None:
         self.registry = registry or CollectorRegistry()
         r = self.registry
         self.http_requests = Counter(
@@ -74,11 +83,20 @@ class ServiceMetrics:
         )
         self.build_info = Gauge(
             "cv_evaluator_build_info",
-            "Version of the running code (value is always 1).",
-            ["version"],
+            "Version and source revision of the running code (value is always 1).",
+            ["version", "revision"],
             registry=r,
         )
-        self.build_info.labels(version=__version__).set(1)
+        self.build_info.labels(version=__version__, revision=revision or build_revision()).set(1)
+
+    def without_api(self) -> None:
+        """Stop exporting what only an API process counts, for a process that serves no API.
+
+        A `worker` would otherwise show request counters without samples and an enqueue counter
+        stuck at 0, which reads as "nothing arrives" rather than "not counted here".
+        """
+        for metric in (self.http_requests, self.http_duration, self.jobs_enqueued):
+            self.registry.unregister(metric)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

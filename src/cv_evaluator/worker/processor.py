@@ -16,6 +16,7 @@ from cv_evaluator.domain.errors import CvEvaluatorError, ErrorCode
 from cv_evaluator.domain.evaluation import EvaluationOutcome, EvaluationRequest
 from cv_evaluator.domain.jobs import Job
 from cv_evaluator.domain.ports import Evaluator, JobLedger
+from cv_evaluator.observability import tracing
 from cv_evaluator.observability.logging import job_id_var, request_id_var
 from cv_evaluator.observability.metrics import ServiceMetrics
 from cv_evaluator.worker.retry import backoff_seconds
@@ -60,8 +61,10 @@ class JobProcessor:
         settings: ProcessorSettings,
         metrics: ServiceMetrics,
         dead_letters: DeadLetters | None = None,
+        queue: tracing.QueueInfo = tracing.DB_QUEUE,
     ) -> None:
         self._dead_letters = dead_letters
+        self._queue = queue
         self._ledger = ledger
         self._evaluator = evaluator
         self._load_request = load_request
@@ -75,7 +78,14 @@ class JobProcessor:
         self._metrics.jobs_processing.inc()
         heartbeat = asyncio.create_task(self._keep_lease(job.id, worker_id))
         try:
-            await self._run(job, worker_id)
+            with tracing.process_span(
+                self._queue,
+                job.id,
+                job.trace_context,
+                attempt=job.attempts,
+                request_id=job.request_id,
+            ):
+                await self._run(job, worker_id)
         except asyncio.CancelledError:
             # Shutdown ran out of patience: hand the job back for another worker, uncounted.
             with contextlib.suppress(Exception):
@@ -89,6 +99,22 @@ class JobProcessor:
             self._metrics.jobs_processing.dec()
             request_id_var.reset(request_token)
             job_id_var.reset(job_token)
+
+    async def _evaluate(self, request: EvaluationRequest) -> EvaluationOutcome:
+        evaluator = self._evaluator
+        with tracing.span(
+            "evaluation.evaluate",
+            {
+                "cv_evaluator.evaluator.name": evaluator.name,
+                "cv_evaluator.evaluator.version": evaluator.version,
+            },
+        ):
+            return await evaluator.evaluate(request)
+
+    def _observe_evaluation(self, started: float) -> None:
+        self._metrics.evaluation_duration.labels(evaluator=self._evaluator.name).observe(
+            time.perf_counter() - started
+        )
 
     async def release_unstarted(self, job: Job, worker_id: str) -> None:
         await self._ledger.release(job.id, worker_id, self._clock.now())
@@ -110,25 +136,44 @@ class JobProcessor:
     async def _run(self, job: Job, worker_id: str) -> None:
         started = time.perf_counter()
         started_at = self._clock.now()
+        log.info(
+            "job started",
+            extra={"event": "job_started", "attempt": job.attempts, "worker": worker_id},
+        )
         outcome: EvaluationOutcome | None = None
         failure: _Failure | None = None
         try:
-            request = await self._load_request(job)
-            outcome = await asyncio.wait_for(
-                self._evaluator.evaluate(request), self._settings.timeout_seconds
-            )
+            with tracing.span("evaluation.load_request"):
+                request = await self._load_request(job)
+            # The evaluator's own time, success or failure: an attempt that failed before
+            # reaching it (documents gone, database away) or was cut short by shutdown says
+            # nothing about the evaluator.
+            evaluating = time.perf_counter()
+            try:
+                outcome = await asyncio.wait_for(
+                    self._evaluate(request), self._settings.timeout_seconds
+                )
+            except Exception:
+                self._observe_evaluation(evaluating)
+                raise
+            self._observe_evaluation(evaluating)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             failure = _classify(exc)
+            tracing.mark_error(failure.code)
             log.log(
                 logging.WARNING if failure.transient else logging.ERROR,
                 "evaluation attempt failed",
-                extra={"code": failure.code, "attempt": job.attempts},
+                extra={
+                    "event": "evaluation_attempt_failed",
+                    "code": failure.code,
+                    "attempt": job.attempts,
+                    "transient": failure.transient,
+                },
                 exc_info=not isinstance(exc, CvEvaluatorError),
             )
         elapsed = time.perf_counter() - started
-        self._metrics.evaluation_duration.labels(evaluator=self._evaluator.name).observe(elapsed)
         attempt: dict[str, Any] = {
             "attempt": job.attempts,
             "worker": worker_id,
@@ -164,7 +209,16 @@ class JobProcessor:
         self._metrics.jobs_completed.inc()
         self._metrics.cv_match_rate.observe(outcome.cv_match_rate)
         self._metrics.project_score.observe(outcome.project_score)
-        log.info("job completed", extra={"cv_match_rate": outcome.cv_match_rate})
+        # Scores and feedback stay in the database: a log line carries ids and timings only.
+        log.info(
+            "job completed",
+            extra={
+                "event": "job_completed",
+                "attempt": job.attempts,
+                "duration_ms": attempt["duration_ms"],
+                "evaluator": self._evaluator.name,
+            },
+        )
 
     async def _record_failure(
         self, job: Job, worker_id: str, failure: _Failure, attempt: dict[str, Any]
@@ -182,11 +236,24 @@ class JobProcessor:
                 job.id, worker_id, now + timedelta(seconds=delay), now, attempt
             ):
                 self._metrics.jobs_retried.labels(code=failure.code).inc()
+                log.info(
+                    "job scheduled for another attempt",
+                    extra={
+                        "event": "job_retry_scheduled",
+                        "code": failure.code,
+                        "attempt": job.attempts,
+                        "retry_in_seconds": attempt["retry_in_seconds"],
+                    },
+                )
             return
         message = failure.message
         if failure.transient:
             message = f"{message} (gave up after {job.attempts} attempts)"
         if await self._ledger.fail(job.id, worker_id, failure.code, message, now, attempt):
             self._metrics.jobs_failed.labels(code=failure.code).inc()
+            log.warning(
+                "job failed",
+                extra={"event": "job_failed", "code": failure.code, "attempt": job.attempts},
+            )
             if self._dead_letters is not None:
                 await self._dead_letters(job, failure.code, message, [*job.attempt_log, attempt])

@@ -107,6 +107,10 @@ async def test_permanent_failure_is_not_retried() -> None:
     assert job.status is JobStatus.FAILED and job.attempts == 1
     assert (job.error_code, job.error_message) == ("EVALUATION_FAILED", "unreadable answer")
     assert harness.evaluator.calls == 1
+    assert harness.metric("jobs_failed_total", code="EVALUATION_FAILED") == 1
+    assert harness.metric("jobs_retried_total", code="EVALUATION_FAILED") == 0
+    assert harness.metric("jobs_completed_total") == 0
+    assert harness.metric("evaluation_duration_seconds_count", evaluator="scripted") == 1
 
 
 async def test_missing_documents_fail_the_job() -> None:
@@ -116,6 +120,9 @@ async def test_missing_documents_fail_the_job() -> None:
     job = harness.uow.db.jobs[harness.job.id]
     assert job.status is JobStatus.FAILED and job.error_code == ErrorCode.DOCUMENT_MISSING.value
     assert harness.evaluator.calls == 0
+    assert harness.metric("jobs_failed_total", code="DOCUMENT_MISSING") == 1
+    # The evaluator never ran: its duration histogram has nothing to say about this attempt.
+    assert harness.metric("evaluation_duration_seconds_count", evaluator="scripted") == 0
 
 
 async def test_a_timeout_counts_as_transient() -> None:
