@@ -129,33 +129,8 @@ class _MonitorCollector(Collector):
     def collect(self) -> Iterator[GaugeMetricFamily]:
         yield from self._disk()
         snapshot = self._monitor.snapshot
-        if snapshot is None:
-            return
-        report = snapshot.report
-        status = GaugeMetricFamily(
-            "cv_evaluator_maint_check_status",
-            "Latest status of each maintenance check: 0 OK, 1 WARN, 2 CRITICAL, 3 UNKNOWN "
-            "(skipped checks are absent).",
-            labels=["check", "group"],
-        )
-        for result in report.results:
-            if result.status is not Status.SKIPPED:
-                status.add_metric([result.check, result.group], result.status.exit_code)
-        yield status
-        yield GaugeMetricFamily(
-            "cv_evaluator_maint_checks_timestamp_seconds",
-            "When the check results behind these gauges were taken (Unix time).",
-            value=snapshot.taken_at.timestamp(),
-        )
-        success = GaugeMetricFamily(
-            "cv_evaluator_maint_last_success_timestamp_seconds",
-            "When each maintenance schedule last finished successfully (Unix time).",
-            labels=["schedule"],
-        )
-        for schedule, when in snapshot.last_success.items():
-            success.add_metric([schedule], when.timestamp())
-        yield success
-        yield from self._figures(report)
+        if snapshot is not None:
+            yield from snapshot_gauges(snapshot)
 
     def _disk(self) -> Iterator[GaugeMetricFamily]:
         gauge = GaugeMetricFamily(
@@ -169,62 +144,124 @@ class _MonitorCollector(Collector):
                 gauge.add_metric([label], ratio)
         yield gauge
 
-    def _figures(self, report: CheckReport) -> Iterator[GaugeMetricFamily]:
-        wanted = [
-            ("cv_evaluator_queue_depth", "Jobs waiting to be claimed.", "queue.depth", "depth"),
-            (
-                "cv_evaluator_queue_oldest_age_seconds",
-                "How long the oldest due queued job has been waiting.",
-                "queue.oldest",
-                "oldest_age_seconds",
-            ),
-            (
-                "cv_evaluator_queue_lag_messages",
-                "Kafka consumer group lag over every partition of the jobs topic.",
-                "kafka.consumer_lag",
-                "total_lag",
-            ),
-            (
-                "cv_evaluator_oldest_unfinished_job_age_seconds",
-                "Age of the oldest job not yet completed or failed (the lag users feel).",
-                "cross.unfinished_lag",
-                "age_seconds",
-            ),
-            (
-                "cv_evaluator_database_size_bytes",
-                "Size of the database.",
-                "postgres.database_size",
-                "database_bytes",
-            ),
-            (
-                "cv_evaluator_database_size_bytes",
-                "Size of the database.",
-                "sqlite.files",
-                "database_bytes",
-            ),
-            (
-                "cv_evaluator_backup_newest_verified_age_seconds",
-                "Age of the newest backup whose restore verification passed.",
-                "backup.age",
-                "newest_verified_age_seconds",
-            ),
-            (
-                "cv_evaluator_database_connections",
-                "Connections open on the PostgreSQL server.",
-                "postgres.connections",
-                "in_use",
-            ),
-            (
-                "cv_evaluator_database_max_connections",
-                "The PostgreSQL server's max_connections.",
-                "postgres.connections",
-                "max",
-            ),
-        ]
-        seen: set[str] = set()
-        for name, help_text, check, key in wanted:
-            value = _number(report, check, key)
-            if value is None or name in seen:
-                continue
-            seen.add(name)
-            yield GaugeMetricFamily(name, help_text, value=value)
+
+def snapshot_gauges(snapshot: Snapshot) -> Iterator[GaugeMetricFamily]:
+    """The gauges a snapshot of check results stands for; no I/O, so alerts can be unit-tested."""
+    report = snapshot.report
+    status = GaugeMetricFamily(
+        "cv_evaluator_maint_check_status",
+        "Latest status of each maintenance check: 0 OK, 1 WARN, 2 CRITICAL, 3 UNKNOWN "
+        "(skipped checks are absent).",
+        labels=["check", "group"],
+    )
+    for result in report.results:
+        if result.status is not Status.SKIPPED:
+            status.add_metric([result.check, result.group], result.status.exit_code)
+    yield status
+    yield GaugeMetricFamily(
+        "cv_evaluator_maint_checks_timestamp_seconds",
+        "When the check results behind these gauges were taken (Unix time).",
+        value=snapshot.taken_at.timestamp(),
+    )
+    success = GaugeMetricFamily(
+        "cv_evaluator_maint_last_success_timestamp_seconds",
+        "When each maintenance schedule last finished successfully (Unix time).",
+        labels=["schedule"],
+    )
+    for schedule, when in snapshot.last_success.items():
+        success.add_metric([schedule], when.timestamp())
+    yield success
+    yield from _figures(report)
+    yield from _days_until_full(report)
+
+
+# (metric, help, check, key of the check's details); where two checks feed one metric (the
+# database size on PostgreSQL or SQLite) the first that ran wins.
+_FIGURES = (
+    ("cv_evaluator_queue_depth", "Jobs waiting to be claimed.", "queue.depth", "depth"),
+    (
+        "cv_evaluator_queue_oldest_age_seconds",
+        "How long the oldest due queued job has been waiting.",
+        "queue.oldest",
+        "oldest_age_seconds",
+    ),
+    (
+        "cv_evaluator_queue_lag_messages",
+        "Kafka consumer group lag over every partition of the jobs topic.",
+        "kafka.consumer_lag",
+        "total_lag",
+    ),
+    (
+        "cv_evaluator_oldest_unfinished_job_age_seconds",
+        "Age of the oldest job not yet completed or failed (the lag users feel).",
+        "cross.unfinished_lag",
+        "age_seconds",
+    ),
+    (
+        "cv_evaluator_jobs_expired_lease",
+        "Jobs still 'processing' whose lease expired: their worker is gone or stalled.",
+        "cross.processing_vs_consumer",
+        "expired_leases",
+    ),
+    (
+        "cv_evaluator_database_size_bytes",
+        "Size of the database.",
+        "postgres.database_size",
+        "database_bytes",
+    ),
+    (
+        "cv_evaluator_database_size_bytes",
+        "Size of the database.",
+        "sqlite.files",
+        "database_bytes",
+    ),
+    (
+        "cv_evaluator_backup_newest_verified_age_seconds",
+        "Age of the newest backup whose restore verification passed.",
+        "backup.age",
+        "newest_verified_age_seconds",
+    ),
+    (
+        "cv_evaluator_database_connections",
+        "Connections open on the PostgreSQL server.",
+        "postgres.connections",
+        "in_use",
+    ),
+    (
+        "cv_evaluator_database_max_connections",
+        "The PostgreSQL server's max_connections.",
+        "postgres.connections",
+        "max",
+    ),
+)
+
+
+def _figures(report: CheckReport) -> Iterator[GaugeMetricFamily]:
+    seen: set[str] = set()
+    for name, help_text, check, key in _FIGURES:
+        value = _number(report, check, key)
+        if value is None or name in seen:
+            continue
+        seen.add(name)
+        yield GaugeMetricFamily(name, help_text, value=value)
+
+
+def _days_until_full(report: CheckReport) -> Iterator[GaugeMetricFamily]:
+    result = _result(report, "service.disk")
+    if result is None:
+        return
+    gauge = GaugeMetricFamily(
+        "cv_evaluator_disk_days_until_full",
+        "Days until the filesystem holding each directory fills at its current rate "
+        "(service.disk's forecast); absent while it is not filling or history is too short.",
+        labels=["path"],
+    )
+    filesystems = result.details.get("filesystems")
+    for filesystem in filesystems if isinstance(filesystems, list) else []:
+        days = filesystem.get("forecast", {}).get("days_until_full")
+        if not isinstance(days, int | float):
+            continue
+        # Paths sharing a filesystem share its forecast: each gets it, as each gets its ratio.
+        for label in filesystem.get("labels", []):
+            gauge.add_metric([str(label)], float(days))
+    yield gauge
