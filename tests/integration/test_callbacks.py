@@ -6,71 +6,26 @@ import asyncio
 import hashlib
 import hmac
 import json
-import threading
-from collections.abc import AsyncIterator, Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 from pydantic import SecretStr
 from sqlalchemy import select
 
-from cv_evaluator.bootstrap import Runtime, build_app, build_runtime
+from cv_evaluator.bootstrap import Runtime
 from cv_evaluator.config import Settings
-from cv_evaluator.storage.migrate import upgrade
 from cv_evaluator.storage.tables import callbacks
-from tests.integration.api_helpers import upload_texts, wait_for_terminal
+from tests.integration.api_helpers import serving, upload_texts, wait_for_terminal
+from tests.support.http_receiver import HttpReceiver, http_receiver
 
 SECRET = "s3cret-for-tests"
 
 
-class Receiver:
-    """A local HTTP endpoint that records callbacks and answers with scripted statuses."""
-
-    def __init__(self, statuses: list[int]) -> None:
-        self.statuses = statuses
-        self.received: list[tuple[dict[str, str], bytes]] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.received.append((dict(self.headers), body))
-                status = receiver.statuses.pop(0) if receiver.statuses else 200
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                return
-
-        self.server = HTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    statuses: list[int] = []
-    running = Receiver(statuses)
-    yield running
-    running.close()
-
-
-async def started(settings: Settings) -> AsyncIterator[tuple[Runtime, httpx.AsyncClient]]:
-    upgrade(settings.database_url)
-    runtime = build_runtime(settings)
-    app = build_app(runtime, workers=1)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            yield runtime, client
+def receiver() -> Iterator[HttpReceiver]:
+    with http_receiver() as running:
+        yield running
 
 
 def with_callbacks(settings: Settings, **extra: Any) -> Settings:
@@ -97,17 +52,17 @@ async def wait_for_callback(runtime: Runtime, job_id: str, status: str) -> Any:
 
 
 async def test_the_result_is_posted_signed_after_a_retry(
-    settings: Settings, receiver: Receiver
+    settings: Settings, receiver: HttpReceiver
 ) -> None:
     receiver.statuses.append(500)  # the first delivery fails
-    async for runtime, client in started(with_callbacks(settings)):
+    async for runtime, client in serving(with_callbacks(settings)):
         ids = await upload_texts(client)
         job = (await client.post("/v1/evaluate", json={**ids, "callback_url": receiver.url})).json()
         done = await wait_for_terminal(client, job["id"])
         row = await wait_for_callback(runtime, job["id"], "delivered")
         assert row.attempts == 2
         assert [a.get("status") for a in row.attempt_log] == [500, 200]
-        headers, body = receiver.received[-1]
+        _path, headers, body = receiver.received[-1]
         expected = hmac.new(
             SECRET.encode(), headers["X-Signature-Timestamp"].encode() + b"." + body, hashlib.sha256
         ).hexdigest()
@@ -116,11 +71,11 @@ async def test_the_result_is_posted_signed_after_a_retry(
 
 
 async def test_a_failing_callback_never_changes_its_job(
-    settings: Settings, receiver: Receiver
+    settings: Settings, receiver: HttpReceiver
 ) -> None:
     receiver.statuses.extend([500] * 100)
     configured = with_callbacks(settings, app_callback_retry_window_seconds=0.3)
-    async for runtime, client in started(configured):
+    async for runtime, client in serving(configured):
         ids = await upload_texts(client)
         job = (await client.post("/v1/evaluate", json={**ids, "callback_url": receiver.url})).json()
         row = await wait_for_callback(runtime, job["id"], "abandoned")
@@ -141,7 +96,7 @@ async def test_private_and_odd_targets_are_refused_without_an_allow_list(
     settings: Settings, url: str
 ) -> None:
     signed = settings.model_copy(update={"app_webhook_secret": SecretStr(SECRET)})
-    async for _runtime, client in started(signed):
+    async for _runtime, client in serving(signed):
         ids = await upload_texts(client)
         response = await client.post("/v1/evaluate", json={**ids, "callback_url": url})
         assert response.status_code == 400
@@ -149,7 +104,7 @@ async def test_private_and_odd_targets_are_refused_without_an_allow_list(
 
 
 async def test_callbacks_need_a_signing_secret(settings: Settings) -> None:
-    async for _runtime, client in started(settings):
+    async for _runtime, client in serving(settings):
         ids = await upload_texts(client)
         response = await client.post(
             "/v1/evaluate", json={**ids, "callback_url": "https://hooks.example.com/x"}

@@ -74,6 +74,8 @@ jobs = Table(
     # db queue.
     Column("published_at", UtcDateTime, nullable=True),
     Column("callback_url", Text, nullable=True),
+    # Trace-context headers of the request that queued the job (tracing on); see Job.
+    Column("trace_context", PortableJSON, nullable=True),
     # The claim query looks for due queued jobs and expired leases: both served by these.
     Index(None, "status", "available_at"),
     Index(None, "status", "lease_expires_at"),
@@ -166,4 +168,16 @@ maintenance_audit = Table(
     Column("reason", Text, nullable=False),
     Column("details", PortableJSON, nullable=False),
     Index(None, "at"),
+)
+
+# Who holds the maintenance lock (one row per lock name), as a lease the holder renews: a
+# process that dies stops renewing, and once `expires_at` has passed another may take over.
+maintenance_locks = Table(
+    "maintenance_locks",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", String(255), nullable=False),
+    Column("acquired_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("heartbeat", UtcDateTime, nullable=False),
 )

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+from datetime import time, timedelta
 from pathlib import Path
 
 import pytest
@@ -70,3 +72,82 @@ def test_every_check_and_task_is_documented_and_uniquely_named() -> None:
     assert len({c.name for c in checks}) == len(checks)
     assert all(c.description and c.name.count(".") == 1 for c in checks)
     assert all(t.description for t in tasks)
+
+
+def test_built_in_schedules_have_their_default_times_and_kinds() -> None:
+    schedules = load_schedules()
+    described = {name: s.timing.describe() for name, s in schedules.items() if s.timing}
+    assert described == {
+        "daily": "every day at 02:00",
+        "weekly": "every Sunday at 03:00",
+        "monthly": "the first Sunday of every month at 04:00",
+        "quarterly": "the first Sunday of January, April, July and October at 06:00",
+    }
+    # A backup and log cleanup need no downtime; the others run as maintenance windows.
+    assert {name: s.window for name, s in schedules.items()} == {
+        "daily": False,
+        "weekly": True,
+        "monthly": True,
+        "quarterly": True,
+    }
+    for schedule in schedules.values():
+        assert schedule.timing is not None
+        period = schedule.timing.period_days()
+        assert abs(schedule.every_days - period) / period < 0.05, schedule.name
+        assert schedule.catch_up == timedelta(days=schedule.every_days)
+
+
+def test_timing_keys_and_derived_period(tmp_path: Path) -> None:
+    path = tmp_path / "schedules.toml"
+    path.write_text(
+        '[fortnightly]\nat = "23:15"\nweekday = "Friday"\nnth_weekday = 2\nmonths = [12, 6]\n'
+        "catch_up_hours = 6\nwindow = true\n"
+        "[manual]\nevery_days = 3\n"
+        "[toml_time]\nat = 05:30:00\n"
+    )
+    schedules = load_schedules(path)
+    timing = schedules["fortnightly"].timing
+    assert timing is not None
+    assert (timing.at, timing.weekday, timing.nth_weekday, timing.months) == (
+        time(23, 15),
+        4,
+        2,
+        (6, 12),
+    )
+    # Without every_days, the period follows from the timing: two months a year.
+    assert schedules["fortnightly"].every_days == pytest.approx(182.62, abs=0.01)
+    assert schedules["fortnightly"].catch_up == timedelta(hours=6)
+    assert schedules["manual"].timing is None and not schedules["manual"].window
+    toml_time = schedules["toml_time"].timing
+    assert toml_time is not None and toml_time.at == time(5, 30)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ('at = "2:00"', 'at must be a time of day "HH:MM"'),
+        ('at = "24:00"', 'at must be a time of day "HH:MM"'),
+        ('at = "02:00"\nweekday = "sun"', "weekday must be one of monday"),
+        ('at = "02:00"\nnth_weekday = 1', "nth_weekday needs a weekday"),
+        ('at = "02:00"\nweekday = "sunday"\nnth_weekday = 5', "nth_weekday must be 1, 2, 3 or 4"),
+        ('at = "02:00"\nmonths = [13]', "months must be a list of distinct month numbers"),
+        ('at = "02:00"\nmonths = []', "months must be a list of distinct month numbers"),
+        ('at = "02:00"\nmonths = [1, 1]', "months must be a list of distinct month numbers"),
+        ('weekday = "sunday"', "has weekday but no `at`"),
+        ('at = "02:00"\nwindow = "yes"', "window must be true or false"),
+        ('at = "02:00"\ncatch_up_hours = -1', "catch_up_hours must be a number of hours"),
+        (
+            'at = "02:00"\nweekday = "sunday"\nevery_days = 1',
+            "every_days = 1 does not match its timing (every Sunday at 02:00, about 7 days",
+        ),
+        ("every_days = true", "every_days must be a positive number"),
+    ],
+)
+def test_a_bad_timing_names_the_schedule_and_the_fix(
+    tmp_path: Path, body: str, message: str
+) -> None:
+    path = tmp_path / "schedules.toml"
+    path.write_text(f"[nightly]\n{body}\n")
+    with pytest.raises(InvalidArgument, match=re.escape(message)) as caught:
+        load_schedules(path)
+    assert "[nightly]" in caught.value.message
