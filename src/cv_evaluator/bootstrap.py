@@ -34,11 +34,15 @@ from cv_evaluator.evaluation.local import LocalEvaluator
 from cv_evaluator.evaluation.references import default_case_study_brief, default_job_description
 from cv_evaluator.evaluation.rubric import default_rubric, load_rubric
 from cv_evaluator.ingest import DocumentReader
+from cv_evaluator.observability import tracing
+from cv_evaluator.observability.build_info import build_revision
 from cv_evaluator.observability.metrics import ServiceMetrics
 from cv_evaluator.ops.context import OpsContext
 from cv_evaluator.ops.monitor import HealthMonitor
+from cv_evaluator.ops.probe import ServiceProbe
 from cv_evaluator.ops.registry import select_checks, split_patterns
-from cv_evaluator.ops.schedules import load_schedules
+from cv_evaluator.ops.schedules import Schedule, load_schedules
+from cv_evaluator.ops.window import MaintenanceWindow, WindowOptions
 from cv_evaluator.queue.db import DbJobQueue
 from cv_evaluator.queue.kafka import KafkaJobQueue, KafkaSettings
 from cv_evaluator.queue.pg_notify import PgJobNotifications
@@ -63,10 +67,26 @@ from cv_evaluator.worker.processor import JobProcessor, ProcessorSettings
 _JSON_BODY_LIMIT_FACTOR = 4  # UTF-8 and JSON escaping can make a character up to ~4 bytes
 
 
+def setup_tracing(settings: Settings, role: str) -> bool:
+    """Turn tracing on for this process when ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set; call it
+    before building the runtime (database engines are instrumented as they are built)."""
+    return tracing.configure(
+        endpoint=settings.otel_exporter_otlp_endpoint,
+        service_name=settings.otel_service_name,
+        role=role,
+    )
+
+
+def queue_info(settings: Settings) -> tracing.QueueInfo:
+    if settings.queue_backend is QueueBackend.KAFKA:
+        return tracing.QueueInfo("kafka", settings.kafka_topic)
+    return tracing.DB_QUEUE
+
+
 def build_evaluator(settings: Settings) -> Evaluator:
     if settings.ai_local_processes > 0:
         return ProcessPoolEvaluator(settings.ai_local_processes)
-    return LocalEvaluator()
+    return LocalEvaluator(step=tracing.evaluation_step)
 
 
 @dataclass
@@ -176,7 +196,8 @@ class Runtime:
         )
         started = time.perf_counter()
         try:
-            await self.evaluator.evaluate(request)
+            with tracing.span("evaluator.self_test"):
+                await self.evaluator.evaluate(request)
         except Exception as exc:
             self.self_test = {"ok": False, "reason": f"self-test failed ({type(exc).__name__})"}
             return
@@ -231,6 +252,7 @@ class Runtime:
             health_report=self._health_report,
             maintenance=self.maintenance,
             gate=self.gate,
+            queue=queue_info(self.settings),
         )
 
     async def start(self) -> None:
@@ -327,6 +349,30 @@ def build_maintenance(
     )
 
 
+def build_probe(settings: Settings) -> ServiceProbe:
+    """The running service over HTTP (MAINT_BASE_URL), as windows, drills and checklists see it."""
+    return ServiceProbe(
+        settings.service_base_url, timeout_seconds=settings.maint_http_timeout_seconds
+    )
+
+
+def build_mode_service(ctx: OpsContext) -> MaintenanceService:
+    service, _gate = build_maintenance(ctx.engine, SqlJobLedger(ctx.engine), ctx.clock)
+    return service
+
+
+def build_window(
+    ctx: OpsContext, schedule: Schedule, *, monitor_minutes: int, dry_run: bool
+) -> MaintenanceWindow:
+    return MaintenanceWindow(
+        ctx,
+        schedule,
+        mode=build_mode_service(ctx),
+        probe=build_probe(ctx.settings),
+        options=WindowOptions.from_settings(ctx, monitor_minutes=monitor_minutes, dry_run=dry_run),
+    )
+
+
 def _in_flight(ledger: SqlJobLedger) -> Callable[[], Awaitable[int]]:
     async def count() -> int:
         return (await ledger.count_by_status()).get("processing", 0)
@@ -377,7 +423,7 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
         pool_size=settings.db_pool_size,
         pool_timeout=settings.db_pool_timeout_seconds,
     )
-    metrics = ServiceMetrics()
+    metrics = ServiceMetrics(revision=build_revision(settings.app_git_revision))
     uow = SqlUnitOfWorkFactory(engine)
     ledger = SqlJobLedger(engine)
     queue, notifications = build_queue(settings, ledger, clock)
@@ -401,6 +447,7 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
         ),
         metrics,
         dead_letters=queue.dead_letter if isinstance(queue, KafkaJobQueue) else None,
+        queue=queue_info(settings),
     )
     return Runtime(
         settings=settings,

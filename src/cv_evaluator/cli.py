@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import signal
 import sys
 from collections.abc import Iterator
@@ -21,6 +22,11 @@ from cv_evaluator import __version__
 from cv_evaluator.config import Settings, setting_docs
 from cv_evaluator.domain.errors import CvEvaluatorError
 from cv_evaluator.observability.logging import LogFiles
+
+log = logging.getLogger("cv_evaluator.cli")
+
+# A process that could not start as configured (e.g. its metrics port is taken).
+_EXIT_CANNOT_START = 2
 
 
 def load_settings() -> Settings:
@@ -98,11 +104,12 @@ def serve(host: str | None, port: int | None, workers: int | None, no_migrate: b
     """Serve the HTTP API with in-process evaluation workers."""
     import uvicorn
 
-    from cv_evaluator.bootstrap import build_app, build_runtime
+    from cv_evaluator.bootstrap import build_app, build_runtime, setup_tracing
     from cv_evaluator.observability.logging import configure_logging
 
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format.value, _log_files(settings, "serve"))
+    setup_tracing(settings, "api")
     if settings.app_migrate_on_start and not no_migrate:
         _migrate(settings)
     app = build_app(build_runtime(settings), workers=workers)
@@ -121,31 +128,70 @@ def serve(host: str | None, port: int | None, workers: int | None, no_migrate: b
 @click.option("--concurrency", type=int, default=None, help="Jobs at once (default: APP_WORKERS).")
 @click.option("--no-migrate", is_flag=True, help="Do not apply migrations on start.")
 def worker(concurrency: int | None, no_migrate: bool) -> None:
-    """Run evaluation workers only (any number of processes against the same database)."""
-    from cv_evaluator.bootstrap import build_runtime
+    """Run evaluation workers only (any number of processes against the same database).
+
+    With APP_METRICS_PORT set, the process also serves /metrics and /healthz on that port; a port
+    it cannot listen on stops it before it takes any work (exit code 2, error UNAVAILABLE).
+    """
+    from cv_evaluator.bootstrap import build_runtime, setup_tracing
+    from cv_evaluator.observability import metrics_server
     from cv_evaluator.observability.logging import configure_logging
+    from cv_evaluator.observability.metrics_server import MetricsServer
 
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format.value, _log_files(settings, "worker"))
+    setup_tracing(settings, "worker")
     if settings.app_migrate_on_start and not no_migrate:
         _migrate(settings)
     count = concurrency if concurrency is not None else max(1, settings.app_workers)
 
-    async def run() -> None:
+    async def run() -> int:
         runtime = build_runtime(settings)
+        runtime.metrics.without_api()
+        server: MetricsServer | None = None
+        if settings.app_metrics_port is not None:
+            server = MetricsServer(runtime.metrics, settings.app_host, settings.app_metrics_port)
+            try:
+                server.start()
+            except CvEvaluatorError as exc:
+                # Before any work is taken: a worker Prometheus cannot see must not run unseen.
+                log.error(
+                    exc.message, extra={"event": "worker_start_failed", "code": exc.code.value}
+                )
+                await runtime.close()
+                return _EXIT_CANNOT_START
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await runtime.start()
-        await runtime.warm_up()
-        runtime.worker_pool(count).start()
-        click.echo(f"worker started with {count} concurrent job(s)", err=True)
-        await stop.wait()
-        click.echo("stopping: finishing in-flight jobs", err=True)
-        await runtime.close()
+        try:
+            await runtime.start()
+            await runtime.warm_up()
+            runtime.worker_pool(count).start()
+            if server is not None:
+                server.state = metrics_server.OK
+            log.info(
+                "worker started with %d concurrent job(s)",
+                count,
+                extra={
+                    "event": "worker_started",
+                    "concurrency": count,
+                    "metrics_port": settings.app_metrics_port,
+                },
+            )
+            await stop.wait()
+            if server is not None:
+                server.state = metrics_server.STOPPING
+            log.info("stopping: finishing in-flight jobs", extra={"event": "worker_stopping"})
+            await runtime.close()
+        finally:
+            if server is not None:
+                await asyncio.to_thread(server.stop)
+        return 0
 
-    asyncio.run(run())
+    exit_code = asyncio.run(run())
+    if exit_code:
+        sys.exit(exit_code)
 
 
 @main.group()
@@ -349,9 +395,17 @@ def _add_subcommands() -> None:
     from cv_evaluator.cli_backup import backup
     from cv_evaluator.cli_maint import maint
     from cv_evaluator.cli_mode import mode
+    from cv_evaluator.cli_schedule import cron, notify, scheduler
+    from cv_evaluator.cli_window import checklist, drill, window
 
     maint.add_command(mode)
     maint.add_command(backup)
+    maint.add_command(window)
+    maint.add_command(checklist)
+    maint.add_command(drill)
+    maint.add_command(scheduler)
+    maint.add_command(cron)
+    maint.add_command(notify)
     main.add_command(maint)
 
 

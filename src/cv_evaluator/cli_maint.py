@@ -51,6 +51,32 @@ def run_with_ops(settings: Settings, actor: str, work: Callable[[OpsContext], Aw
         raise click.ClickException(f"{exc.code.value}: {exc.message}") from None
 
 
+def run_locked(settings: Settings, actor: str, work: Callable[[OpsContext], Awaitable[_T]]) -> _T:
+    """``run_with_ops`` holding the maintenance lock: one procedure at a time, across hosts.
+
+    When another procedure (a run, a window, a drill, the scheduler's) holds it, say who and
+    since when, and exit 2.
+    """
+    from cv_evaluator.domain.errors import Conflict
+    from cv_evaluator.ops.lock import MAINTENANCE_LOCK, MaintenanceLock, lock_holder
+
+    async def locked(ctx: OpsContext) -> _T | Conflict:
+        try:
+            async with MaintenanceLock(ctx).hold(MAINTENANCE_LOCK, lock_holder(ctx.actor)):
+                return await work(ctx)
+        except Conflict as exc:
+            return exc
+
+    outcome = run_with_ops(settings, actor, locked)
+    if isinstance(outcome, Conflict):
+        click.echo(
+            f"{outcome.code.value}: another maintenance procedure is running: {outcome.message}",
+            err=True,
+        )
+        sys.exit(2)
+    return outcome
+
+
 def _split(values: tuple[str, ...]) -> list[str]:
     return [part.strip() for value in values for part in value.split(",") if part.strip()]
 
@@ -122,7 +148,8 @@ def run(schedule: str, dry_run: bool, actor: str | None, fmt: str) -> None:
     """Perform a schedule (daily, weekly, monthly, quarterly): its tasks, then its checks.
 
     The run is recorded in the maintenance log, even when it fails half-way. Exit code: 2 when a
-    task failed, else the worst post-maintenance check status (Nagios convention).
+    task failed or another maintenance procedure holds the maintenance lock, else the worst
+    post-maintenance check status (Nagios convention).
     """
     from cv_evaluator.cli import load_settings
     from cv_evaluator.ops.report import report_json, report_markdown
@@ -140,7 +167,7 @@ def run(schedule: str, dry_run: bool, actor: str | None, fmt: str) -> None:
         last = (await MaintenanceLog(ctx).last_successes()).get(chosen.name)
         return result, last
 
-    result, last = run_with_ops(settings, actor or default_actor(), work)
+    result, last = run_locked(settings, actor or default_actor(), work)
     if fmt == "json":
         lasts = {chosen.name: last} if last else {}
         click.echo(report_json([result], every_days={chosen.name: chosen.every_days}, last=lasts))

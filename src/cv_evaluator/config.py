@@ -11,6 +11,7 @@ from __future__ import annotations
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -84,6 +85,23 @@ class Settings(BaseSettings):
     )
     app_migrate_on_start: bool = Field(
         default=True, description="`serve` and `worker` apply database migrations on start."
+    )
+    app_metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description=(
+            "`worker` processes serve `/metrics` and `/healthz` on this port (bound to "
+            "`APP_HOST`) so every process can be scraped; empty: no HTTP in a worker. `serve` "
+            "always answers `/metrics` on `APP_PORT`."
+        ),
+    )
+    app_git_revision: str | None = Field(
+        default=None,
+        description=(
+            "Source revision reported by `cv_evaluator_build_info` (set at image build time); "
+            "empty: read from the checkout's `.git`, else `unknown`."
+        ),
     )
 
     # --- input limits
@@ -251,6 +269,20 @@ class Settings(BaseSettings):
         default=10, ge=1, description="Rotated log files kept per process by the log writer."
     )
 
+    # --- tracing (the standard OpenTelemetry names; every other `OTEL_*` variable applies too)
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None,
+        description=(
+            "OTLP/HTTP collector base URL (e.g. `http://collector:4318`); spans go to "
+            "`<url>/v1/traces`. Empty: tracing is off and costs nothing."
+        ),
+    )
+    otel_service_name: str = Field(
+        default="ai-cv-evaluator",
+        min_length=1,
+        description="`service.name` of the exported spans.",
+    )
+
     # --- administration
     admin_token: SecretStr | None = Field(
         default=None,
@@ -334,6 +366,39 @@ class Settings(BaseSettings):
             "TOML file that replaces the built-in schedules (checks and tasks of daily, weekly, "
             "monthly, quarterly); see docs/operations.md for the format."
         ),
+    )
+    maint_scheduler_timezone: str = Field(
+        default="UTC",
+        description=(
+            "IANA time zone of the schedules' times (`maint scheduler`, `maint cron`) and of the "
+            "local times in maintenance notifications, e.g. `Europe/Berlin`."
+        ),
+    )
+    maint_scheduler_lock_wait_seconds: float = Field(
+        default=1800.0,
+        ge=0,
+        description=(
+            "How long `maint scheduler` waits for the maintenance lock when another procedure "
+            "holds it at a slot; after that the slot is skipped and recorded as skipped."
+        ),
+    )
+    maint_notify_template_dir: Path | None = Field(
+        default=None,
+        description=(
+            "Directory whose `announcement.txt` and `completion.txt` replace the built-in "
+            "maintenance notification templates (`maint notify`); a file missing there keeps "
+            "the built-in one."
+        ),
+    )
+    maint_notify_webhook_url: SecretStr | None = Field(
+        default=None,
+        description=(
+            "URL that `maint notify` POSTs each notification to as JSON (it may embed a token, "
+            "so it is masked everywhere); empty: print only. `--webhook` overrides it."
+        ),
+    )
+    maint_notify_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="Time limit of one webhook request of `maint notify`."
     )
     maint_check_timeout_seconds: float = Field(
         default=20.0, gt=0, description="Longest one check may run before it reports UNKNOWN."
@@ -582,6 +647,57 @@ class Settings(BaseSettings):
     maint_kafka_lag_interval_seconds: float = Field(
         default=2.0, gt=0, description="Time between two offset samples of the lag check."
     )
+    # --- maintenance windows and drills
+    maint_window_max_minutes: float = Field(
+        default=120.0,
+        gt=0,
+        le=7 * 24 * 60,
+        description=(
+            "Planned length of a maintenance window: the mode it sets ends by itself after this, "
+            "and refused clients are told when to come back."
+        ),
+    )
+    maint_window_drain_timeout_seconds: float = Field(
+        default=300.0,
+        ge=0,
+        description=(
+            "How long a window waits for jobs in flight to finish before it gives up (and "
+            "reopens the service untouched)."
+        ),
+    )
+    maint_window_smoke_timeout_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="How long the smoke test waits for its evaluation to complete.",
+    )
+    maint_window_monitor_interval_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description=(
+            "Time between two looks at the service while a window monitors it after reopening "
+            "(`--monitor-minutes` counts these)."
+        ),
+    )
+    maint_window_error_rate_warn: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description=(
+            "Share of HTTP answers that are 5xx, per monitoring interval, above which a window "
+            "reports the minute as failed."
+        ),
+    )
+
+    @field_validator("maint_scheduler_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                "must be an IANA time zone name such as UTC or Europe/Berlin"
+            ) from None
+        return value
 
     @field_validator("log_level")
     @classmethod
@@ -618,6 +734,8 @@ class Settings(BaseSettings):
                 value = "********" if value.get_secret_value() else ""
             elif name == "db_url":
                 value = mask_url_password(self.database_url)
+            elif name == "otel_exporter_otlp_endpoint" and value:
+                value = mask_url_password(value)
             elif isinstance(value, StrEnum):
                 value = value.value
             elif isinstance(value, Path):

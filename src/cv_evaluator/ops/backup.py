@@ -108,6 +108,9 @@ QUOTED = 3
 
 # A hook run on the restored scratch copy before it is compared (tests corrupt a row with it).
 BeforeCompare = Callable[[AsyncEngine], Awaitable[None]]
+# Given the restored copy's database URL (as DB_URL takes it) after it passed or failed the
+# comparison, while it still exists: the drill starts a service on it.
+AfterCompare = Callable[[str, Backup], Awaitable[None]]
 
 
 def _first_line(exc: BaseException | None) -> str:
@@ -414,19 +417,24 @@ class RestoreFailed(BackupFailed):
 class _Scratch:
     engine: AsyncEngine
     name: str
+    url: str
     restore_seconds: float
     physical: Callable[[], Awaitable[tuple[list[str], list[str], dict[str, Any]]]]
 
 
 async def verify_backup(
-    ctx: OpsContext, backup_id: str, *, before_compare: BeforeCompare | None = None
+    ctx: OpsContext,
+    backup_id: str,
+    *,
+    before_compare: BeforeCompare | None = None,
+    after_compare: AfterCompare | None = None,
 ) -> Verification:
     """Restore into scratch, compare with the manifest, and record the outcome in it."""
     root = ctx.settings.backup_dir
     with _plain_errors("the verification"), backup_lock(root):
         backup = find_backup(root, backup_id)
         _same_backend(ctx, backup, "verify")
-        verification = await _verify(ctx, backup, before_compare)
+        verification = await _verify(ctx, backup, before_compare, after_compare)
         backup.manifest["verified"] = verification.as_dict()
         await asyncio.to_thread(write_json, backup.path / MANIFEST, backup.manifest)
         return verification
@@ -441,7 +449,10 @@ def _same_backend(ctx: OpsContext, backup: Backup, what: str) -> None:
 
 
 async def _verify(
-    ctx: OpsContext, backup: Backup, before_compare: BeforeCompare | None
+    ctx: OpsContext,
+    backup: Backup,
+    before_compare: BeforeCompare | None,
+    after_compare: AfterCompare | None,
 ) -> Verification:
     at = ctx.clock.now()
     problems: list[str] = []
@@ -473,6 +484,8 @@ async def _verify(
                     keys = await connection.execute(select(uploads.c.storage_key))
                     upload_keys = [str(k) for k in keys.scalars()]
             page_problems, page_warnings, page_checks = await scratch.physical()
+            if after_compare is not None:
+                await after_compare(scratch.url, backup)
     except RestoreFailed as exc:
         problems.append(exc.message)
     else:
@@ -598,7 +611,13 @@ async def _pg_scratch(
         async def physical() -> tuple[list[str], list[str], dict[str, Any]]:
             return await _amcheck(ctx, target, env)
 
-        yield _Scratch(engine=engine, name=name, restore_seconds=seconds, physical=physical)
+        yield _Scratch(
+            engine=engine,
+            name=name,
+            url=url.render_as_string(hide_password=False),
+            restore_seconds=seconds,
+            physical=physical,
+        )
     finally:
         if engine is not None:
             await engine.dispose()
@@ -663,7 +682,13 @@ async def _sqlite_scratch(
             shown_rows = "; ".join(rows[:QUOTED])
             return [f"PRAGMA integrity_check: {shown_rows}"], [], {"integrity_check": rows}
 
-        yield _Scratch(engine=engine, name=str(scratch), restore_seconds=seconds, physical=physical)
+        yield _Scratch(
+            engine=engine,
+            name=str(scratch),
+            url=f"sqlite:///{scratch.as_posix()}",
+            restore_seconds=seconds,
+            physical=physical,
+        )
     finally:
         if engine is not None:
             await engine.dispose()
@@ -756,7 +781,7 @@ async def restore_backup(ctx: OpsContext, backup_id: str, *, force: bool = False
         database_seconds = round(time.perf_counter() - started, 3)
         try:
             restored, unchanged, removed = await asyncio.to_thread(
-                _restore_files, backup, uploads_root(ctx), ctx.settings.maint_backup_hardlink
+                restore_files, backup, uploads_root(ctx), ctx.settings.maint_backup_hardlink
             )
         except OSError as exc:
             raise BackupFailed(
@@ -869,7 +894,7 @@ async def _restore_sqlite(ctx: OpsContext, backup: Backup) -> None:
         raise BackupFailed(f"restoring {live} failed, the database is unchanged: {exc}") from None
 
 
-def _restore_files(backup: Backup, live_root: Path, hardlink: bool) -> tuple[int, int, int]:
+def restore_files(backup: Backup, live_root: Path, hardlink: bool) -> tuple[int, int, int]:
     """Make ``live_root`` hold exactly the backup's files; (restored, unchanged, removed)."""
     wanted = {str(e["path"]): e for e in backup.manifest["files"]["entries"]}
     restored = unchanged = removed = 0

@@ -96,6 +96,8 @@ def report_markdown(
 ) -> str:
     due = next_due(run, every_days, last_success)
     title = f"# Maintenance {run.schedule}{' (dry run)' if run.dry_run else ''}: {run.status}"
+    if run.kind == "drill":
+        title = f"# Disaster-recovery drill: {run.status}"
     lines = [
         title,
         "",
@@ -119,6 +121,7 @@ def report_markdown(
         )
     if not run.tasks:
         lines.append("| — | — | — | no task ran |")
+    lines += _window_markdown(run)
     lines += ["", "## Issues encountered", ""]
     lines += [f"- **{i['status']}** {i['source']}: {i['summary']}" for i in run.issues] or ["None."]
     lines += ["", "## Post-maintenance checks", ""]
@@ -136,6 +139,160 @@ def report_markdown(
         lines += ["", "## Actions", ""]
         lines += [f"- `{task}`: `{_cell(action)}`" for task, action in actions]
     return "\n".join(lines) + "\n"
+
+
+def _steps_markdown(steps: Sequence[Mapping[str, Any]]) -> list[str]:
+    return [
+        "| step | status | duration | summary |",
+        "|---|---|---|---|",
+        *(
+            f"| {s['step']} | {s['status']} | {s['seconds']:.1f} s | {_cell(s['summary'])} |"
+            for s in steps
+        ),
+    ]
+
+
+def _steps_html(steps: Sequence[Mapping[str, Any]]) -> str:
+    return _table(
+        ["step", "status", "duration", "summary"],
+        [
+            (
+                _esc(s["step"]),
+                _status(s["status"]),
+                _esc(f"{s['seconds']:.1f} s"),
+                _esc(s["summary"]),
+            )
+            for s in steps
+        ],
+    )
+
+
+def _window(run: MaintenanceRun) -> dict[str, Any] | None:
+    window = run.checks.get("window")
+    return window if isinstance(window, dict) else None
+
+
+def _seconds(value: Any) -> str:
+    return "—" if value is None else f"{float(value):g} s"
+
+
+def _hours(value: Any) -> str:
+    if value is None:
+        return "—"
+    seconds = float(value)
+    return f"{seconds / 60:.1f} min" if seconds < 3600 else f"{seconds / 3600:.1f} h"
+
+
+def _drill_facts(drill: Mapping[str, Any]) -> list[tuple[str, str]]:
+    failover = drill.get("failover")
+    facts = [
+        ("backup", str(drill.get("backup_id", "—"))),
+        (
+            "RTO (restore + files + service ready and smoke test passed)",
+            _seconds(drill.get("rto_seconds")),
+        ),
+        ("restore into scratch", _seconds(drill.get("restore_seconds"))),
+        ("files", _seconds(drill.get("files_seconds"))),
+        ("service started and smoke-tested", _seconds(drill.get("service_seconds"))),
+        (
+            "RPO now (age of the newest verified backup before the drill)",
+            _hours(drill.get("rpo_seconds")),
+        ),
+        (
+            "jobs since that backup (lost in a disaster now)",
+            str(drill.get("rpo_jobs_since_previous_backup", "—")),
+        ),
+        ("RPO at worst under the schedules", f"{drill.get('rpo_worst_case_hours', '—')} h"),
+    ]
+    if isinstance(failover, Mapping):
+        facts.append(
+            (
+                "failover",
+                f"{failover.get('jobs')} jobs, {failover.get('lost')} lost, settled "
+                f"{failover.get('takeover_seconds')} s after the kill",
+            )
+        )
+    return facts
+
+
+def _window_markdown(run: MaintenanceRun) -> list[str]:
+    drill = run.checks.get("drill")
+    if isinstance(drill, Mapping):
+        lines = ["", "## Disaster-recovery drill", "", "| figure | value |", "|---|---|"]
+        lines += [f"| {_cell(k)} | {_cell(v)} |" for k, v in _drill_facts(drill)]
+        return [*lines, "", *_steps_markdown(drill.get("steps", []))]
+    window = _window(run)
+    if window is None:
+        return []
+    lines = [
+        "",
+        "## Window",
+        "",
+        f"**Maintenance mode at the end: {window.get('mode')}.** {window.get('mode_note', '')}",
+        "",
+        *_steps_markdown(window.get("steps", [])),
+    ]
+    monitor = window.get("monitor", [])
+    if monitor:
+        lines += [
+            "",
+            "### Monitoring after reopening",
+            "",
+            "| minute | status | health | ready | 5xx rate | problems |",
+            "|---|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {m['minute']} | {m['status']} | {'ok' if m['health'] else 'FAILED'} "
+            f"| {'ok' if m['readiness'] else 'FAILED'} | {_rate(m.get('error_rate'))} "
+            f"| {_cell('; '.join(m['problems']) or '—')} |"
+            for m in monitor
+        ]
+    return lines
+
+
+def _rate(value: Any) -> str:
+    return "—" if value is None else f"{float(value):.1%}"
+
+
+def _window_html(run: MaintenanceRun) -> str:
+    drill = run.checks.get("drill")
+    if isinstance(drill, Mapping):
+        return "\n".join(
+            [
+                "<h3>Disaster-recovery drill</h3>",
+                _table(["figure", "value"], [(_esc(k), _esc(v)) for k, v in _drill_facts(drill)]),
+                _steps_html(drill.get("steps", [])),
+            ]
+        )
+    window = _window(run)
+    if window is None:
+        return ""
+    parts = [
+        "<h3>Window</h3>",
+        f"<p><b>Maintenance mode at the end: {_status(window.get('mode'))}.</b> "
+        f"{_esc(window.get('mode_note', ''))}</p>",
+        _steps_html(window.get("steps", [])),
+    ]
+    monitor = window.get("monitor", [])
+    if monitor:
+        parts += [
+            "<h4>Monitoring after reopening</h4>",
+            _table(
+                ["minute", "status", "health", "ready", "5xx rate", "problems"],
+                [
+                    (
+                        _esc(m["minute"]),
+                        _status(m["status"]),
+                        _esc("ok" if m["health"] else "FAILED"),
+                        _esc("ok" if m["readiness"] else "FAILED"),
+                        _esc(_rate(m.get("error_rate"))),
+                        _esc("; ".join(m["problems"]) or "—"),
+                    )
+                    for m in monitor
+                ],
+            ),
+        ]
+    return "\n".join(parts)
 
 
 def report_json(
@@ -200,6 +357,7 @@ def _run_html(run: MaintenanceRun, every_days: float | None, last: datetime | No
                 for t in run.tasks
             ],
         ),
+        _window_html(run),
         "<h3>Issues encountered</h3>",
         "<ul>"
         + "".join(
