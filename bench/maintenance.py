@@ -3,13 +3,18 @@
     python -m bench.maintenance check [--jobs 1000000] [--backend postgresql|sqlite]
     python -m bench.maintenance retention [--jobs 500000] [--backend postgresql|sqlite]
     python -m bench.maintenance backup [--jobs 1000000] [--backend postgresql|sqlite]
+    python -m bench.maintenance drill [--jobs 100000] [--backend postgresql|sqlite]
+    python -m bench.maintenance window [--jobs 100000] [--backend postgresql|sqlite]
 
 `check` seeds JOBS jobs with their uploads and results, then runs every check three times and
 reports the total and the slowest checks. `retention` seeds JOBS jobs older than the retention
 period (plus recent ones that must stay), starts `cv-evaluator serve` on the same database, and
 measures the API's latency (a result read and a job submission, in a closed loop) while idle and
 while the retention task deletes the expired rows. `backup` seeds JOBS jobs (and 1,000 stored
-originals), then times a backup and its verification by restore (the measured RTO).
+originals), then times a backup and its verification by restore (the measured RTO). `drill` seeds
+JOBS jobs and runs `maint drill --failover` (backup, restore, a service on the copy, smoke test,
+a killed service under a load of 40 jobs). `window` seeds JOBS jobs, starts `cv-evaluator serve`
+and runs the weekly schedule as a window (without monitoring): how long the service is closed.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ import platform
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -37,8 +44,10 @@ from cv_evaluator.config import LogFormat, Settings
 from cv_evaluator.domain.clock import SystemClock
 from cv_evaluator.ops.backup import create_backup, verify_backup
 from cv_evaluator.ops.context import OpsContext
+from cv_evaluator.ops.drill import Drill
 from cv_evaluator.ops.registry import all_checks, get_task
 from cv_evaluator.ops.runner import run_checks
+from cv_evaluator.ops.schedules import load_schedules
 from cv_evaluator.storage.engine import make_async_engine
 from cv_evaluator.storage.migrate import upgrade
 
@@ -254,32 +263,44 @@ async def bench_retention(backend: str, jobs: int, idle_seconds: float) -> dict[
     }
 
 
-async def bench_backup(backend: str, jobs: int) -> dict[str, Any]:
-    postgres = None
-    if backend == "postgresql":
-        postgres = PostgresServer()
-        postgres.start()
-        postgres.build_template()
+async def _seeded(
+    url: str, data_dir: Path, jobs: int, **overrides: Any
+) -> tuple[OpsContext, float]:
+    """JOBS jobs (and 1,000 stored originals) on ``url``; the context and the seeding time."""
+    ctx = _context(url, data_dir, **overrides)
+    plan = SeedPlan(jobs=jobs, oldest=timedelta(days=120), files=1000)
+    started = time.perf_counter()
+    await seed_jobs(ctx.engine, plan, blob_root=data_dir / "uploads")
+    return ctx, time.perf_counter() - started
+
+
+@contextmanager
+def _postgres(backend: str) -> Iterator[PostgresServer | None]:
+    """A throwaway PostgreSQL server for the run (none for SQLite)."""
+    if backend != "postgresql":
+        yield None
+        return
+    postgres = PostgresServer()
+    postgres.start()
     try:
-        with tempfile.TemporaryDirectory(prefix="bench-backup-") as tmp:
-            data_dir = Path(tmp) / "data"
-            url = _database(backend, data_dir, postgres)
-            ctx = _context(url, data_dir)
-            plan = SeedPlan(jobs=jobs, oldest=timedelta(days=120), files=1000)
-            started = time.perf_counter()
-            await seed_jobs(ctx.engine, plan, blob_root=data_dir / "uploads")
-            seed_seconds = time.perf_counter() - started
-            started = time.perf_counter()
-            backup = await create_backup(ctx)
-            create_seconds = time.perf_counter() - started
-            started = time.perf_counter()
-            verification = await verify_backup(ctx, backup.id)
-            verify_seconds = time.perf_counter() - started
-            size = sum(f.stat().st_size for f in backup.path.rglob("*") if f.is_file())
-            await ctx.engine.dispose()
+        postgres.build_template()
+        yield postgres
     finally:
-        if postgres is not None:
-            postgres.stop()
+        postgres.stop()
+
+
+async def bench_backup(backend: str, jobs: int) -> dict[str, Any]:
+    with _postgres(backend) as postgres, tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        data_dir = Path(tmp) / "data"
+        ctx, seed_seconds = await _seeded(_database(backend, data_dir, postgres), data_dir, jobs)
+        started = time.perf_counter()
+        backup = await create_backup(ctx)
+        create_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        verification = await verify_backup(ctx, backup.id)
+        verify_seconds = time.perf_counter() - started
+        size = sum(f.stat().st_size for f in backup.path.rglob("*") if f.is_file())
+        await ctx.engine.dispose()
     return {
         "benchmark": "backup create and verify by restore",
         "backend": backend,
@@ -295,11 +316,80 @@ async def bench_backup(backend: str, jobs: int) -> dict[str, Any]:
     }
 
 
+async def bench_drill(backend: str, jobs: int) -> dict[str, Any]:
+    with _postgres(backend) as postgres, tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        data_dir = Path(tmp) / "data"
+        ctx, seed_seconds = await _seeded(_database(backend, data_dir, postgres), data_dir, jobs)
+        started = time.perf_counter()
+        run = await Drill(
+            ctx,
+            schedules=load_schedules(),
+            failover=True,
+            failover_jobs=40,
+            probe_timeout_seconds=30,
+            smoke_timeout_seconds=120,
+        ).run()
+        total = time.perf_counter() - started
+        await ctx.engine.dispose()
+    drill = run.checks["drill"]
+    return {
+        "benchmark": "maint drill --failover",
+        "backend": backend,
+        "jobs": jobs,
+        "seed_seconds": round(seed_seconds, 1),
+        "status": run.status,
+        "total_seconds": round(total, 1),
+        "rto_seconds": drill.get("rto_seconds"),
+        "restore_seconds": drill.get("restore_seconds"),
+        "files_seconds": drill.get("files_seconds"),
+        "service_seconds": drill.get("service_seconds"),
+        "failover": drill.get("failover"),
+        "steps": {step["step"]: step["seconds"] for step in drill["steps"]},
+        "machine": _machine(),
+    }
+
+
+async def bench_window(backend: str, jobs: int) -> dict[str, Any]:
+    from cv_evaluator.bootstrap import build_window
+
+    with _postgres(backend) as postgres, tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        data_dir = Path(tmp) / "data"
+        url = _database(backend, data_dir, postgres)
+        env = {"DATA_DIR": str(data_dir), "DB_URL": url, "LOG_FORMAT": "json"}
+        serve = ServeProcess(env, Path(tmp) / "serve.log", ["--no-migrate"])
+        try:
+            serve.wait_healthy(60)
+            ctx, seed_seconds = await _seeded(url, data_dir, jobs, maint_base_url=serve.base_url)
+            weekly = load_schedules()["weekly"]
+            started = time.perf_counter()
+            run = await build_window(ctx, weekly, monitor_minutes=0, dry_run=False).run()
+            total = time.perf_counter() - started
+            await ctx.engine.dispose()
+        finally:
+            serve.stop()
+    steps = {step["step"]: step for step in run.checks["window"]["steps"]}
+    # Closed to new work: from the mode going on to it going off.
+    closed = sum(steps[name]["seconds"] for name in ("maintenance mode", "drain", "verify"))
+    closed += sum(task["duration_ms"] for task in run.tasks) / 1000
+    return {
+        "benchmark": "maint window run weekly (no monitoring)",
+        "backend": backend,
+        "jobs": jobs,
+        "seed_seconds": round(seed_seconds, 1),
+        "status": run.status,
+        "total_seconds": round(total, 1),
+        "closed_seconds": round(closed, 1),
+        "steps": {name: step["seconds"] for name, step in steps.items()},
+        "tasks": {task["task"]: round(task["duration_ms"] / 1000, 2) for task in run.tasks},
+        "machine": _machine(),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("scenario", choices=["check", "retention", "backup"])
+    parser.add_argument("scenario", choices=["check", "retention", "backup", "drill", "window"])
     parser.add_argument("--backend", choices=["postgresql", "sqlite"], default="postgresql")
     parser.add_argument("--jobs", type=int, default=None)
     parser.add_argument("--rounds", type=int, default=3)
@@ -309,6 +399,10 @@ def main(argv: list[str] | None = None) -> int:
         result = asyncio.run(bench_check(args.backend, args.jobs or 1_000_000, args.rounds))
     elif args.scenario == "retention":
         result = asyncio.run(bench_retention(args.backend, args.jobs or 500_000, args.idle_seconds))
+    elif args.scenario == "drill":
+        result = asyncio.run(bench_drill(args.backend, args.jobs or 100_000))
+    elif args.scenario == "window":
+        result = asyncio.run(bench_window(args.backend, args.jobs or 100_000))
     else:
         result = asyncio.run(bench_backup(args.backend, args.jobs or 1_000_000))
     print(json.dumps(result, indent=2, default=str))

@@ -166,7 +166,15 @@ def test_a_window_closes_the_live_service_verifies_it_and_reopens_it(
 
     window_facts = report["checks"]["window"]
     steps = {s["step"]: s for s in window_facts["steps"]}
-    assert list(steps) == ["pre-flight", "maintenance mode", "drain", "verify", "reopen", "monitor"]
+    assert list(steps) == [
+        "pre-flight",
+        "maintenance mode",
+        "drain",
+        "verify",
+        "reopen",
+        "post-maintenance checks",
+        "monitor",
+    ]
     assert {s["status"] for s in steps.values()} == {"ok"}
     assert steps["drain"]["details"]["in_flight_at_end"] == 0
     smoke = steps["verify"]["details"]["smoke_test"]

@@ -93,6 +93,7 @@ async def test_a_clean_window_closes_verifies_through_the_bypass_and_reopens(
         ("drain", "ok"),
         ("verify", "ok"),
         ("reopen", "ok"),
+        ("post-maintenance checks", "ok"),
         ("monitor", "ok"),
     ]
     assert run.checks["window"]["mode"] == "cleared"
