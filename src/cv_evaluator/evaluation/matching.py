@@ -60,10 +60,16 @@ def _skill_unit(unit: Unit) -> bool:
     return any(key.startswith(SKILL_PREFIX) for key in unit.keys)
 
 
+def _separable(unit: Unit) -> bool:
+    """A unit that may be shown in another passage than the rest of the requirement."""
+    return unit.item or _skill_unit(unit)
+
+
 def _shown(
     units: tuple[Unit, ...], needed: float, segment: Segment
 ) -> tuple[float, frozenset[str], bool]:
-    """Coverage of ``units`` by one passage, the keys it matched, whether a named skill did."""
+    """Coverage of ``units`` by one passage, the keys it matched, whether a separable unit (a
+    named skill or an enumeration item) did."""
     local = 0.0
     matched: set[str] = set()
     hits = 0
@@ -75,7 +81,7 @@ def _shown(
             local += unit.weight
             matched |= hit
             hits += 1
-            named_skill = named_skill or _skill_unit(unit)
+            named_skill = named_skill or _separable(unit)
             heavy = heavy or unit.weight > 1.0
     specific = sum(1 for unit in units if unit.weight >= 1.0)
     if hits == 1 and not named_skill and not heavy and specific >= 3:
@@ -92,16 +98,17 @@ def match_requirement(
 
     Three readings, the best one counts:
 
-    * with named skills: the passage's coverage of the requirement's units; skills the passage
-      lacks but another passage shows still count at a discount ("AWS, Docker and CI/CD" is
-      rarely written in one line);
+    * with named skills: the passage's coverage of the requirement's units; skills and
+      enumeration items the passage lacks but another passage shows still count at a discount
+      ("AWS, Docker and CI/CD" is rarely written in one line);
     * in words only, at full weight, so a skill the lexicon names differently on each side
       still meets;
     * by precision: a short passage entirely *about* the requirement ("Automation", against
       "Understanding of automation processes and technology") — the F-measure of the words.
 
     Ordinary words must stand together in one passage, so sentences added anywhere cannot
-    assemble a requirement from scattered words.
+    assemble a requirement from scattered words; only the items of an enumeration, which are
+    separate things, may each come from their own passage.
     """
     mass = requirement.mass
     keys = requirement.keys
@@ -116,10 +123,10 @@ def match_requirement(
     word_mass = requirement.word_mass
     word_needed = max(min(word_mass, ENOUGH), word_mass / 2) if word_mass > 0 else 0.0
     units = requirement.units
-    # where each named skill is shown: in context (1.0) or only listed (LISTED_FACTOR)
+    # where each named skill or enumeration item is shown: in context (1.0) or only listed
     skill_strength: dict[int, float] = {}
     for i, unit in enumerate(units):
-        if not _skill_unit(unit):
+        if not _separable(unit):
             continue
         for segment in pool:
             if unit.keys & segment.terms:

@@ -76,6 +76,9 @@ class Unit:
 
     keys: frozenset[str]
     weight: float
+    # one item of an enumeration ("core skills: Confidentiality, Initiative, Prioritization"):
+    # the items are separate things, each may be shown in a different passage
+    item: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,11 +232,43 @@ def _units(text: str, terms: Mapping[str, float]) -> tuple[Unit, ...]:
         for unit_keys in list(units):
             if unit_keys & headline:
                 units[unit_keys] *= HEADLINE_FACTOR
+    items = _item_keys(text)
     return tuple(
-        Unit(keys, weight)
+        Unit(keys, weight, item=bool(keys & items) and weight >= 1.0)
         for keys, weight in sorted(units.items(), key=lambda kv: sorted(kv[0]))
         if weight > 0
     )
+
+
+# An enumeration of short items: "core skills: Confidentiality, Basic IT Skills, Initiative,
+# Prioritization Skills", "Proficiency in MSSQL, Jenkins, Nexus, Linux and AWS".
+_ITEM_COMMA = re.compile(r"\s*[,;]\s*")
+_ITEM_LAST = re.compile(r"^(?:and|or|and/or)\s+|\s+(?:and|or|and/or)\s+", re.IGNORECASE)
+_LEAD_IN = re.compile(
+    r"^.*(?::|\b(?:in|with|of|like|including|as|such as|e\.g\.?))\s+", re.IGNORECASE
+)
+ITEM_MAX_WORDS = 4
+MIN_ITEMS = 3
+
+
+def _item_keys(text: str) -> frozenset[str]:
+    """The terms of the items of an enumeration in ``text``, or nothing if it holds none.
+
+    An enumeration is a comma-separated run of at least three short items; the first may follow
+    a lead-in ("Proficiency in", "core skills:"), the last may be joined by "and"/"or".
+    """
+    pieces = [p for p in _ITEM_COMMA.split(text.strip().rstrip(".")) if p.strip()]
+    if len(pieces) < MIN_ITEMS - 1:
+        return frozenset()
+    pieces[0] = _LEAD_IN.sub("", pieces[0])
+    pieces[-1:] = [p for p in _ITEM_LAST.split(pieces[-1]) if p.strip()]
+    short = [p for p in pieces if 0 < len(p.split()) <= ITEM_MAX_WORDS]
+    if len(short) < MIN_ITEMS or len(short) < len(pieces) - 1:
+        return frozenset()
+    out: set[str] = set()
+    for piece in short:
+        out |= set(profile(piece).terms)
+    return frozenset(out)
 
 
 # "Camera comfort: able to create dynamic results within the frame ..." — the words before the

@@ -8,7 +8,7 @@ from cv_evaluator.evaluation import LocalEvaluator, reference_document
 from cv_evaluator.evaluation.chunking import ChunkKind, chunk_document
 from cv_evaluator.evaluation.documents import prepare
 from cv_evaluator.evaluation.matching import match_requirement
-from cv_evaluator.evaluation.requirements import _definitions, build_corpus
+from cv_evaluator.evaluation.requirements import _definitions, _item_keys, build_corpus
 from cv_evaluator.evaluation.scorers.experience import EXPERIENCE_CUTS
 from cv_evaluator.evaluation.scoring import (
     DEFAULT_CUTS,
@@ -69,6 +69,54 @@ def test_an_acronym_and_its_expansion_are_one_requirement_unit() -> None:
     # a word of the expansion alone ("communication") is not the technology
     other = prepare(document("## Skills\n- Clear communication with Windows users\n"), "cv")
     assert not match_requirement(req, other).met
+
+
+def test_the_items_of_an_enumeration_are_recognised() -> None:
+    assert _item_keys("Core skills: Confidentiality, Initiative, Prioritization Skills") >= {
+        "confidenti",
+        "initi",
+        "priorit",
+    }
+    assert "nexu" in _item_keys("Proficiency in MSSQL, Jenkins, Nexus, Linux and AWS")
+    # a sentence with a comma or two is not an enumeration
+    assert _item_keys("Maintain records, and report deviations to the shift supervisor") == set()
+    assert (
+        _item_keys("Identify potential threats and vulnerabilities and prevent breaches") == set()
+    )
+
+
+ENUMERATION_JOB = (
+    "## Job title\nRecords Assistant\n\n## Required Skills\n"
+    "- The accepted candidate should have the following core skills: Confidentiality, "
+    "Initiative, Prioritization, Punctuality\n"
+)
+
+
+def _core_skills(cv: str) -> tuple[bool, float]:
+    job = reference_document("job_description", ENUMERATION_JOB, "request")
+    corpus = build_corpus(job, make_request().study_case_brief, make_request().rubric)
+    (req,) = [r for r in corpus.job if "Confidentiality" in r.text]
+    match = match_requirement(req, prepare(document(cv), "cv"))
+    return match.met, match.credit
+
+
+def test_the_items_of_an_enumeration_may_be_shown_in_different_passages() -> None:
+    # Each item is its own thing: a CV shows each in the sentence about the work it was used in,
+    # and a CV that shows fewer of them meets less of the requirement.
+    every = (
+        "## Experience\n- Records Assistant, Acme (2017 - 2020)\n"
+        "  - Kept client records under strict confidentiality.\n"
+        "  - Took the initiative to rebuild the archive index.\n"
+        "  - Set the prioritization of requests for the whole office.\n"
+        "  - Known for punctuality in every delivery.\n"
+    )
+    two = every.replace("  - Took the initiative to rebuild the archive index.\n", "").replace(
+        "  - Known for punctuality in every delivery.\n", ""
+    )
+    assert _core_skills(every) == (True, 1.0)
+    met_two, credit_two = _core_skills(two)
+    assert not met_two
+    assert 0.0 < credit_two < 1.0
 
 
 def test_a_numbered_acronym_is_a_list_item_not_a_heading() -> None:
