@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from click.testing import CliRunner
@@ -23,6 +24,8 @@ from cv_evaluator.storage.migrate import upgrade
 from tests.support.backends import Databases
 from tests.support.http_receiver import HttpReceiver, http_receiver
 from tests.support.processes import free_port
+
+_T = TypeVar("_T")
 
 PAYLOAD = {"kind": "announcement", "subject": "s", "text": "t"}
 
@@ -115,43 +118,43 @@ def invoke(env: dict[str, str | None], *args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-def entries(env: dict[str, str | None]) -> list[MaintenanceRun]:
-    async def read() -> list[MaintenanceRun]:
+def with_log(env: dict[str, str | None], work: Callable[[MaintenanceLog], Awaitable[_T]]) -> _T:
+    """Run ``work`` on the maintenance log of the database the command line was given."""
+
+    async def main() -> _T:
         url = env["DB_URL"]
         assert url is not None
         settings = Settings(data_dir=Path(str(env["DATA_DIR"])), db_url=url)
         engine = make_async_engine(url)
         try:
-            log = MaintenanceLog(OpsContext(settings, SystemClock(), engine))
-            return await log.since(datetime.now(UTC) - timedelta(days=1))
+            return await work(MaintenanceLog(OpsContext(settings, SystemClock(), engine)))
         finally:
             await engine.dispose()
 
-    return asyncio.run(read())
+    return asyncio.run(main())
+
+
+def entries(env: dict[str, str | None]) -> list[MaintenanceRun]:
+    async def read(log: MaintenanceLog) -> list[MaintenanceRun]:
+        return await log.since(datetime.now(UTC) - timedelta(days=1))
+
+    return with_log(env, read)
 
 
 def recorded_run(env: dict[str, str | None]) -> str:
-    async def write() -> str:
-        url = env["DB_URL"]
-        assert url is not None
-        settings = Settings(data_dir=Path(str(env["DATA_DIR"])), db_url=url)
-        engine = make_async_engine(url)
-        try:
-            log = MaintenanceLog(OpsContext(settings, SystemClock(), engine))
-            run_id = await log.start("weekly", dry_run=False, before={}, kind="window")
-            await log.update(
-                run_id,
-                status="warn",
-                finished_at=datetime.now(UTC),
-                duration_seconds=1800.0,
-                tasks=[{"task": "analyze", "status": "ok", "summary": "5 tables"}],
-                issues=[{"source": "check postgres.bloat", "status": "warn", "summary": "12%"}],
-            )
-            return run_id
-        finally:
-            await engine.dispose()
+    async def write(log: MaintenanceLog) -> str:
+        run_id = await log.start("weekly", dry_run=False, before={}, kind="window")
+        await log.update(
+            run_id,
+            status="warn",
+            finished_at=datetime.now(UTC),
+            duration_seconds=1800.0,
+            tasks=[{"task": "analyze", "status": "ok", "summary": "5 tables"}],
+            issues=[{"source": "check postgres.bloat", "status": "warn", "summary": "12%"}],
+        )
+        return run_id
 
-    return asyncio.run(write())
+    return with_log(env, write)
 
 
 WINDOW = ("--schedule", "weekly", "--start", "2026-12-06T03:00:00Z", "--end", "2026-12-06T04:00Z")
