@@ -28,7 +28,10 @@ from cv_evaluator.domain.errors import CvEvaluatorError
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 job_id_var: ContextVar[str | None] = ContextVar("job_id", default=None)
 
-_STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None)))
+# uvicorn adds ``color_message``: the same message with terminal colour codes, noise in JSON.
+_STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "color_message"
+}
 # Messages of these are ours (stable, written for clients) or the operating system's.
 _MESSAGE_SAFE: tuple[type[BaseException], ...] = (CvEvaluatorError, OSError)
 

@@ -58,6 +58,13 @@ def test_the_event_is_the_callers_name_else_the_message_template() -> None:
     assert (unnamed["event"], unnamed["message"]) == ("claimed %d jobs", "claimed 3 jobs")
 
 
+def test_terminal_colour_copies_of_the_message_stay_out_of_json() -> None:
+    coloured = record("Started server process [%d]", 7, color_message="\x1b[36m%d\x1b[0m")
+    entry = json.loads(JsonFormatter().format(coloured))
+    assert "color_message" not in entry
+    assert entry["message"] == "Started server process [7]"
+
+
 def test_lines_outside_a_request_have_no_ids() -> None:
     entry = json.loads(JsonFormatter().format(record("started")))
     assert "request_id" not in entry and "job_id" not in entry
