@@ -216,8 +216,23 @@ def _repetitive(chunk: Chunk) -> bool:
     if len(words) < 8:
         return False
     counts = Counter(words)
-    top = counts.most_common(1)[0][1]
-    return (top >= 4 and top / len(words) >= 0.25) or len(counts) / len(words) < 0.35
+    word, top = counts.most_common(1)[0]
+    if top >= 4 and top / len(words) >= 0.25 and not _compounds(words, word):
+        return True
+    return len(counts) / len(words) < 0.35
+
+
+def _compounds(words: Sequence[str], word: str) -> bool:
+    """Whether every occurrence of ``word`` heads a different phrase.
+
+    "Web Developer/Web Lead/Manager with Web Development" names three roles that share a word;
+    padding repeats the word with the same company ("Python Kubernetes LLM Python Kubernetes
+    LLM") or alone ("Python Python Python").
+    """
+    followers = [
+        words[i + 1] if i + 1 < len(words) else "" for i, w in enumerate(words) if w == word
+    ]
+    return word not in followers and len(set(followers)) == len(followers)
 
 
 _LANGUAGE_MARKERS: dict[str, frozenset[str]] = {

@@ -53,6 +53,17 @@ def test_long_keyword_lists_are_stuffing_but_a_real_skills_section_is_not() -> N
 def test_repeated_words_are_stuffing() -> None:
     text = "Python Python Python Python Kubernetes Python Python LLM Python\n"
     assert len(find_stuffing(chunk_document(text, "cv"), text)) == 1
+    padded = "Python Kubernetes LLM " * 6 + "\n"
+    assert len(find_stuffing(chunk_document(padded, "cv"), padded)) == 1
+
+
+def test_a_word_heading_different_phrases_is_not_stuffing() -> None:
+    # one role title naming several roles that share a word, as job ads and CVs write them
+    text = (
+        "## Experience\nWeb Developer/Web Lead/Manager with Web Development (2007-2011)\n"
+        "Web site update and maintenance tasks\n"
+    )
+    assert find_stuffing(chunk_document(text, "cv"), text) == []
 
 
 def scores(outcome: EvaluationOutcome) -> dict[str, float]:

@@ -163,3 +163,45 @@ def test_cultural_fit_counts_the_kinds_of_collaboration_the_job_asks_for() -> No
     assert details["signals_asked"] == ["stakeholders"]
     # mentoring and teamwork are real, but this job does not ask for them
     assert score_extra == score_plain
+
+
+JOB_WITH_STATUS_CALLS = """## Job title
+Storage Technician
+
+## Required Skills
+- Replacing failed disks in storage arrays
+- Communicate incident status to regional operations managers during overnight maintenance windows
+"""
+
+
+def test_collaboration_only_listed_counts_half_and_is_quoted() -> None:
+    job = reference_document("job_description", JOB_WITH_STATUS_CALLS, "request")
+    work = (
+        "## Experience\n- Storage Technician, Acme (2019 - 2023)\n"
+        "  Replaced failed disks in storage arrays.\n"
+    )
+    listed = "## Skills\n- Clear written communication\n\n" + work
+    shown = work + "  Communicated outage status to the night shift every week.\n"
+    evaluator = LocalEvaluator()
+
+    def fit(cv: str) -> tuple[float, tuple[str, ...]]:
+        request = make_request(cv)
+        request = type(request)(
+            cv=request.cv,
+            project=request.project,
+            job_description=job,
+            study_case_brief=request.study_case_brief,
+            rubric=request.rubric,
+        )
+        entry = next(
+            b for b in evaluator.evaluate_sync(request).breakdown if b.key == "cultural_fit"
+        )
+        return entry.score, entry.evidence
+
+    none_score, none_evidence = fit(work)
+    listed_score, listed_evidence = fit(listed)
+    shown_score, _ = fit(shown)
+    assert (none_score, none_evidence) == (1.0, ())
+    # a listed signal is a weaker claim than one shown in work, but not the same as nothing
+    assert none_score < listed_score < shown_score
+    assert listed_evidence == ("Clear written communication",)

@@ -64,6 +64,10 @@ def score_collaboration(ctx: ScoreContext, param: RubricParameter) -> ParameterR
 
     quotes = [quote(document, hits[0].segment) for hits in shown.values()]
     quotes += [quote(document, m.segment, m.matched) for m in matches if m.met and m.segment]
+    # a signal only listed counts half, so its line is evidence too: otherwise a CV whose
+    # collaboration sits only in its skills list has a value but no evidence, and scores the
+    # minimum like a CV that shows none
+    quotes += [quote(document, hits[0].segment) for n, hits in listed.items() if n not in shown]
     evidence = verified(quotes, document.text, limit=4)
     missing = [shorten(m.requirement.text) for m in matches if not m.met]
     missing += [f"No evidence of {n}" for n in _CORE if n in asked and n not in strength]
