@@ -37,7 +37,7 @@ __all__ = ["EVALUATOR_NAME", "EVALUATOR_VERSION", "LocalEvaluator", "StepHook"]
 
 EVALUATOR_NAME = "local-rubric"
 # Bump whenever a change can move a score: receipts name the version that produced them.
-EVALUATOR_VERSION = "1.5.0"
+EVALUATOR_VERSION = "1.6.0"
 PATH = ("prepare", "retrieve", "score", "feedback")
 
 # Wraps each step of an evaluation (``prepare``, ``retrieve``, ``score_cv``, ``score_project``,

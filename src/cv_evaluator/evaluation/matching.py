@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from cv_evaluator.evaluation.analysis import SKILL_PREFIX
 from cv_evaluator.evaluation.documents import PreparedDocument, Segment
+from cv_evaluator.evaluation.lexicon import lexicon
 from cv_evaluator.evaluation.requirements import Requirement, Unit
 
 __all__ = [
@@ -31,6 +32,7 @@ PARTIAL = 0.3
 # models, photographers and clients ...") is met by half its content, and never needs more than
 # ENOUGH units' worth beyond that.
 ENOUGH = 4.0
+MIN_NAMED = 2  # a requirement naming this many skills gets credit per named skill shown
 LONE_WORD_FACTOR = 0.5  # one ordinary word in common is a coincidence more often than evidence
 
 
@@ -41,6 +43,8 @@ class RequirementMatch:
     segment: Segment | None  # the passage that shows it best
     matched: frozenset[str]  # requirement keys found in that passage
     credit: float = 0.0  # 0..1: satisfaction as credit, less when only a list entry shows it
+    # named skills of the requirement the document shows nowhere (lexicon names)
+    unshown: tuple[str, ...] = ()
 
     @property
     def met(self) -> bool:
@@ -60,6 +64,15 @@ def _skill_unit(unit: Unit) -> bool:
     return any(key.startswith(SKILL_PREFIX) for key in unit.keys)
 
 
+def _skill_name(unit: Unit) -> str:
+    names = sorted(
+        lexicon().info(key[len(SKILL_PREFIX) :]).name
+        for key in unit.keys
+        if key.startswith(SKILL_PREFIX)
+    )
+    return " or ".join(names)
+
+
 def _separable(unit: Unit) -> bool:
     """A unit that may be shown in another passage than the rest of the requirement."""
     return unit.item or _skill_unit(unit)
@@ -68,13 +81,14 @@ def _separable(unit: Unit) -> bool:
 def _shown(
     units: tuple[Unit, ...], needed: float, segment: Segment
 ) -> tuple[float, frozenset[str], bool]:
-    """Coverage of ``units`` by one passage, the keys it matched, whether a separable unit (a
-    named skill or an enumeration item) did."""
+    """Coverage of ``units`` by one passage, the keys it matched, whether it matched a unit
+    that says something specific (weight 1 or more, not a generic word such as "high")."""
     local = 0.0
     matched: set[str] = set()
     hits = 0
     named_skill = False
     heavy = False
+    anchored = False
     for unit in units:
         hit = unit.keys & segment.terms
         if hit:
@@ -83,10 +97,11 @@ def _shown(
             hits += 1
             named_skill = named_skill or _separable(unit)
             heavy = heavy or unit.weight > 1.0
+            anchored = anchored or unit.weight >= 1.0
     specific = sum(1 for unit in units if unit.weight >= 1.0)
     if hits == 1 and not named_skill and not heavy and specific >= 3:
         local *= LONE_WORD_FACTOR
-    return local, frozenset(matched), named_skill
+    return local, frozenset(matched), anchored
 
 
 def match_requirement(
@@ -132,18 +147,32 @@ def match_requirement(
             if unit.keys & segment.terms:
                 strength = LISTED_FACTOR if segment.listed else 1.0
                 skill_strength[i] = max(skill_strength.get(i, 0.0), strength)
+    # A requirement naming several skills asks for each of them: the share of its named skills
+    # the CV shows anywhere bounds its credit, so one missing skill always costs something.
+    named = [i for i, unit in enumerate(units) if _skill_unit(unit)]
+    named_share = 1.0
+    unshown: tuple[str, ...] = ()
+    if len(named) >= MIN_NAMED:
+        named_mass = sum(units[i].weight for i in named)
+        named_share = sum(units[i].weight for i in named if i in skill_strength) / named_mass
+        unshown = tuple(_skill_name(units[i]) for i in named if i not in skill_strength)
+    specific = any(unit.weight >= 1.0 for unit in (*units, *requirement.word_units))
     best_sat = 0.0
     best_credit = 0.0
     best_segment: Segment | None = None
     best_matched: frozenset[str] = frozenset()
     for segment in pool:
-        local, matched, _ = _shown(units, needed, segment)
-        words, word_matched, _ = (
+        local, matched, anchored = _shown(units, needed, segment)
+        words, word_matched, word_anchored = (
             _shown(requirement.word_units, word_needed, segment)
             if word_needed
             else (0.0, frozenset(), False)
         )
         if not matched and not word_matched:
+            continue
+        if specific and not (anchored or word_anchored):
+            # a passage sharing only generic words ("high" in "high-tech") shows nothing of
+            # the requirement itself, so it cannot be where the requirement is shown
             continue
         elsewhere = sum(
             units[i].weight * strength * ELSEWHERE_FACTOR
@@ -159,10 +188,10 @@ def match_requirement(
         shown = min(1.0, shown)
         # Whether a requirement is met does not depend on where it is shown; how much it is
         # worth does: a bare list entry is a claim, a sentence about work is evidence.
-        worth = credit(shown) * (LISTED_FACTOR if segment.listed else 1.0)
+        worth = credit(shown) * (LISTED_FACTOR if segment.listed else 1.0) * named_share
         best_sat = max(best_sat, shown)
         # ties go to the earlier passage: deterministic, and stable when text is appended
         if worth > best_credit + 1e-12 or (best_segment is None and shown > 0):
             best_credit, best_segment = worth, segment
             best_matched = matched | word_matched
-    return RequirementMatch(requirement, best_sat, best_segment, best_matched, best_credit)
+    return RequirementMatch(requirement, best_sat, best_segment, best_matched, best_credit, unshown)

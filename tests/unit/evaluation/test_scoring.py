@@ -119,6 +119,72 @@ def test_the_items_of_an_enumeration_may_be_shown_in_different_passages() -> Non
     assert 0.0 < credit_two < 1.0
 
 
+NAMED_SKILLS_JOB = (
+    "## Job title\nWeb Developer\n\n## Required Skills\n"
+    "- Competency in Python, TypeScript and PostgreSQL: these skills are essential for "
+    "maintaining our web applications.\n"
+)
+
+
+def _named_skills(cv: str) -> tuple[bool, float, tuple[str, ...]]:
+    job = reference_document("job_description", NAMED_SKILLS_JOB, "request")
+    corpus = build_corpus(job, make_request().study_case_brief, make_request().rubric)
+    (req,) = [r for r in corpus.job if "TypeScript" in r.text]
+    match = match_requirement(req, prepare(document(cv), "cv"))
+    return match.met, match.credit, match.unshown
+
+
+def test_a_requirement_naming_several_skills_costs_each_one_missing() -> None:
+    # Met by half its content, the requirement used to forgive a missing named skill; each
+    # named skill the CV does not show now costs its share and is named as a gap.
+    every = (
+        "## Experience\n- Web Developer, Acme (2018 - 2023)\n"
+        "  - Maintained web applications in Python and TypeScript on PostgreSQL.\n"
+    )
+    fewer = every.replace(" and TypeScript", "")
+    assert _named_skills(every) == (True, 1.0, ())
+    met, credit, unshown = _named_skills(fewer)
+    assert met
+    assert 0.5 < credit < 1.0
+    assert unshown == ("TypeScript",)
+    outcome = LocalEvaluator().evaluate_sync(
+        make_request(
+            fewer, job_description=reference_document("job_description", NAMED_SKILLS_JOB, "x")
+        )
+    )
+    technical = next(item for item in outcome.breakdown if item.key == "technical_skills")
+    assert any(item.startswith("TypeScript (named in") for item in technical.missing)
+
+
+GENERIC_WORD_JOB = (
+    "## Job title\nAnalyst\n\n## Required Skills\n"
+    "- High level understanding of pharmacovigilance, toxicology, or oncology procedures.\n"
+)
+
+
+def _generic_anchor(cv: str) -> float:
+    job = reference_document("job_description", GENERIC_WORD_JOB, "request")
+    corpus = build_corpus(job, make_request().study_case_brief, make_request().rubric)
+    (req,) = [r for r in corpus.job if "toxicology" in r.text]
+    return match_requirement(req, prepare(document(cv), "cv")).credit
+
+
+def test_a_passage_sharing_only_a_generic_word_does_not_show_a_requirement() -> None:
+    # The items are listed; a sentence about work that shares only "high" (in "high-volume")
+    # must not turn the listed claim into evidence shown in work.
+    listed = (
+        "## Skills\n- Pharmacovigilance, toxicology and oncology procedures.\n\n"
+        "## Experience\n- Analyst, Acme (2018 - 2023)\n"
+        "  - Ran the reporting desk for a high-volume clinic.\n"
+    )
+    assert _generic_anchor(listed) == pytest.approx(0.8)
+    in_work = listed.replace(
+        "Ran the reporting desk for a high-volume clinic.",
+        "Reviewed toxicology and oncology procedures for pharmacovigilance reports.",
+    )
+    assert _generic_anchor(in_work) == pytest.approx(1.0)
+
+
 def test_a_numbered_acronym_is_a_list_item_not_a_heading() -> None:
     chunks = chunk_document("## Required Skills\n1. ASP.NET\n2. WCF\n", "job_description")
     assert [c.text for c in chunks if c.kind is ChunkKind.HEADING] == ["Required Skills"]

@@ -79,7 +79,14 @@ def score_technical_skills(ctx: ScoreContext, param: RubricParameter) -> Paramet
         (m for m in matches if not m.met),
         key=lambda m: (-m.requirement.weight, m.requirement.chunk.index),
     )
-    missing = tuple(_label(m) for m in unmet)
+    # a skill named by a requirement the CV otherwise meets is still a gap, and named as one
+    partly = dict.fromkeys(
+        f"{name} (named in a requirement the CV otherwise meets)"
+        for m in matches
+        if m.met
+        for name in m.unshown
+    )
+    missing = tuple(_label(m) for m in unmet) + tuple(partly)
     if not evidence:
         return ParameterResult(
             score=1.0,
