@@ -26,7 +26,7 @@ COPY requirements/lock.txt requirements/lock.txt
 RUN python -m pip wheel --require-hashes --wheel-dir /wheels -r requirements/lock.txt
 
 # The project itself, built with the locked setuptools rather than whatever an index serves.
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
 COPY src ./src
 RUN python -m venv --without-pip /opt/build-tools \
     && python -m pip --python /opt/build-tools/bin/python install --no-index \
