@@ -7,10 +7,10 @@ import getpass
 import logging
 import socket
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 from rich.console import Console
@@ -19,6 +19,9 @@ from rich.table import Table
 from cv_evaluator.config import Settings
 from cv_evaluator.domain.errors import CvEvaluatorError
 from cv_evaluator.ops.context import OpsContext
+
+if TYPE_CHECKING:
+    from cv_evaluator.ops.runs import MaintenanceRun
 
 _T = TypeVar("_T")
 
@@ -153,7 +156,7 @@ def run(schedule: str, dry_run: bool, actor: str | None, fmt: str) -> None:
     """
     from cv_evaluator.cli import load_settings
     from cv_evaluator.ops.report import report_json, report_markdown
-    from cv_evaluator.ops.runs import MaintenanceLog, MaintenanceRun, run_schedule
+    from cv_evaluator.ops.runs import MaintenanceLog, run_schedule
     from cv_evaluator.ops.schedules import get_schedule, load_schedules
 
     settings = load_settings()
@@ -205,8 +208,7 @@ def report(
 ) -> None:
     """Render the maintenance log: the latest run by default."""
     from cv_evaluator.cli import load_settings
-    from cv_evaluator.ops.report import report_html, report_json, report_markdown
-    from cv_evaluator.ops.runs import MaintenanceLog, MaintenanceRun
+    from cv_evaluator.ops.runs import MaintenanceLog
     from cv_evaluator.ops.schedules import load_schedules
 
     if run_id and since:
@@ -228,20 +230,31 @@ def report(
     runs, last = run_with_ops(settings, default_actor(), work)
     if not runs:
         raise click.ClickException("no maintenance run on record for that selection")
-    if fmt == "json":
-        text = report_json(runs, every_days=every, last=last)
-    elif fmt == "html":
-        text = report_html(runs, every_days=every, last=last)
-    else:
-        text = "\n---\n\n".join(
-            report_markdown(r, every_days=every.get(r.schedule), last_success=last.get(r.schedule))
-            for r in runs
-        )
+    text = render_report(runs, fmt, every, last)
     if output is not None:
         output.write_text(text, encoding="utf-8")
         click.echo(f"wrote {output}", err=True)
     else:
         click.echo(text, nl=False)
+
+
+def render_report(
+    runs: Sequence[MaintenanceRun],
+    fmt: str,
+    every: Mapping[str, float],
+    last: Mapping[str, datetime],
+) -> str:
+    """The maintenance log entries as Markdown, JSON or a standalone HTML page."""
+    from cv_evaluator.ops.report import report_html, report_json, report_markdown
+
+    if fmt == "json":
+        return report_json(runs, every_days=every, last=last)
+    if fmt == "html":
+        return report_html(runs, every_days=every, last=last)
+    return "\n---\n\n".join(
+        report_markdown(r, every_days=every.get(r.schedule), last_success=last.get(r.schedule))
+        for r in runs
+    )
 
 
 @maint.command("schedules")

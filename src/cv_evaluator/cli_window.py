@@ -32,14 +32,11 @@ _OUTPUT = click.option(
 
 
 def _emit(run: MaintenanceRun, fmt: str, output: Path | None, every_days: float | None) -> None:
-    from cv_evaluator.ops.report import report_html, report_json, report_markdown
+    """Print the report of ``run`` and, with ``-o``, also write it to that file."""
+    from cv_evaluator.cli_maint import render_report
 
-    if fmt == "json":
-        text = report_json([run], every_days={run.schedule: every_days or 0}, last={})
-    elif fmt == "html":
-        text = report_html([run], every_days={run.schedule: every_days or 0}, last={})
-    else:
-        text = report_markdown(run, every_days=every_days, last_success=None)
+    every = {run.schedule: every_days} if every_days is not None else {}
+    text = render_report([run], fmt, every, {})
     click.echo(text, nl=False)
     if output is not None:
         output.write_text(text, encoding="utf-8")

@@ -1163,8 +1163,8 @@ async def backup_age(ctx: OpsContext) -> Outcome:
     root = ctx.settings.backup_dir
     listing = await asyncio.to_thread(list_backups, root)
     backend = backend_of(ctx)
-    mine = [b for b in listing.backups if b.backend == backend]
-    verified = [b for b in mine if b.verified_ok]
+    mine = listing.of_backend(backend)
+    verified = listing.verified(backend)
     now = ctx.clock.now()
     details: dict[str, Any] = {
         "backup_dir": str(root),

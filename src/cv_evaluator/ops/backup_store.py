@@ -148,6 +148,14 @@ class Listing:
     unreadable: dict[str, str] = field(default_factory=dict)  # directory → why
     leftovers: list[Path] = field(default_factory=list)  # .tmp-/.verify- directories
 
+    def of_backend(self, backend: str) -> list[Backup]:
+        """The backups of a ``postgresql`` or ``sqlite`` database, oldest first."""
+        return [b for b in self.backups if b.backend == backend]
+
+    def verified(self, backend: str) -> list[Backup]:
+        """Those whose last restore verification passed, oldest first."""
+        return [b for b in self.of_backend(backend) if b.verified_ok]
+
 
 def list_backups(root: Path) -> Listing:
     listing = Listing()

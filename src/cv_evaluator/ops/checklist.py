@@ -56,8 +56,8 @@ async def _latest_notice(
     log: MaintenanceLog, ctx: OpsContext, notice: str
 ) -> MaintenanceRun | None:
     """The newest ``announcement`` or ``completion`` notice on record (last 90 days)."""
-    recent = await log.since(ctx.clock.now() - timedelta(days=90))
-    sent = [r for r in recent if r.kind == "notification" and r.before.get("notice") == notice]
+    recent = await log.since(ctx.clock.now() - timedelta(days=90), kind="notification")
+    sent = [r for r in recent if r.before.get("notice") == notice]
     return sent[-1] if sent else None
 
 

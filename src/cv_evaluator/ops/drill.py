@@ -28,14 +28,14 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select
 
-from cv_evaluator.domain.maintenance import MaintenanceAudit, MaintenanceState
-from cv_evaluator.ops.backup import create_backup, restore_files, verify_backup
+from cv_evaluator.ops.backup import backend_of, create_backup, restore_files, verify_backup
 from cv_evaluator.ops.backup_store import Backup, list_backups
 from cv_evaluator.ops.context import OpsContext
 from cv_evaluator.ops.figures import figures
-from cv_evaluator.ops.probe import ServiceProbe, smoke_documents
+from cv_evaluator.ops.probe import ServiceProbe
 from cv_evaluator.ops.runs import FAILED, MaintenanceLog, MaintenanceRun
 from cv_evaluator.ops.schedules import Schedule
+from cv_evaluator.service.maintenance import MaintenanceService
 from cv_evaluator.storage.engine import make_async_engine
 from cv_evaluator.storage.maintenance import SqlMaintenanceStore
 from cv_evaluator.storage.tables import jobs
@@ -74,6 +74,10 @@ class DrillOutcome:
         )
         if not ok:
             self.problems.append(f"{name}: {summary}")
+
+
+async def _nothing_in_flight() -> int:
+    return 0
 
 
 def _free_port() -> int:
@@ -247,7 +251,7 @@ class Drill:
 
     def _newest_verified(self) -> Backup | None:
         listing = list_backups(self._ctx.settings.backup_dir)
-        verified = [b for b in listing.backups if b.verified_ok]
+        verified = listing.verified(backend_of(self._ctx))
         return verified[-1] if verified else None
 
     async def _rpo(
@@ -331,13 +335,10 @@ class Drill:
         engine = make_async_engine(database_url, pool_size=1)
         try:
             store = SqlMaintenanceStore(engine)
-            state = await store.get()
-            if state.enabled:
-                now = self._ctx.clock.now()
-                await store.put(
-                    MaintenanceState(updated_at=now),
-                    MaintenanceAudit(now, self._ctx.actor, "stop", "drill copy opened", {}),
-                )
+            if (await store.get()).enabled:
+                # No service runs on the copy yet: nothing is in flight there.
+                service = MaintenanceService(store, self._ctx.clock, in_flight=_nothing_in_flight)
+                await service.stop(actor=self._ctx.actor, reason="drill copy opened")
         finally:
             await engine.dispose()
 
@@ -346,7 +347,7 @@ class Drill:
     ) -> None:
         outcome = self._outcome
         begun = time.perf_counter()
-        submitted = await self._load(first.base_url)
+        submitted = await probe.submit_load(self._failover_jobs, "drill-failover")
         engine = make_async_engine(database_url, pool_size=1)
         try:
             at_kill = await self._statuses(engine, submitted)
@@ -395,26 +396,6 @@ class Drill:
             "takeover_seconds": takeover,
             "lost": lost,
         }
-
-    async def _load(self, base_url: str) -> list[str]:
-        cv, project = smoke_documents()
-        async with httpx.AsyncClient(base_url=base_url, timeout=self._probe_timeout) as client:
-            response = await client.post(
-                "/v1/upload",
-                files={"cv": ("drill-cv.md", cv), "project": ("drill-project.md", project)},
-            )
-            response.raise_for_status()
-            ids = response.json()
-            submitted: list[str] = []
-            for number in range(self._failover_jobs):
-                queued = await client.post(
-                    "/v1/evaluate",
-                    json={"cv_id": ids["cv_id"], "project_id": ids["project_id"]},
-                    headers={"Idempotency-Key": f"drill-failover-{number}"},
-                )
-                queued.raise_for_status()
-                submitted.append(str(queued.json()["id"]))
-        return submitted
 
     @staticmethod
     async def _statuses(engine: Any, job_ids: list[str]) -> dict[str, int]:

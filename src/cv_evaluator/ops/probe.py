@@ -71,6 +71,27 @@ def smoke_documents() -> tuple[bytes, bytes]:
     return folder.joinpath("cv.md").read_bytes(), folder.joinpath("project.md").read_bytes()
 
 
+async def _upload_smoke_documents(
+    client: httpx.AsyncClient, headers: dict[str, str]
+) -> httpx.Response:
+    cv, project = smoke_documents()
+    return await client.post(
+        "/v1/upload",
+        files={"cv": ("smoke-cv.md", cv), "project": ("smoke-project.md", project)},
+        headers=headers,
+    )
+
+
+async def _request_evaluation(
+    client: httpx.AsyncClient, ids: dict[str, Any], key: str, headers: dict[str, str]
+) -> httpx.Response:
+    return await client.post(
+        "/v1/evaluate",
+        json={"cv_id": ids["cv_id"], "project_id": ids["project_id"]},
+        headers={**headers, "Idempotency-Key": key},
+    )
+
+
 class ServiceProbe:
     def __init__(
         self,
@@ -142,24 +163,15 @@ class ServiceProbe:
         """Upload → evaluate → poll the result until it is completed, with built-in documents."""
         started = time.perf_counter()
         headers = {BYPASS_HEADER: bypass_token} if bypass_token else {}
-        cv, project = smoke_documents()
         steps: dict[str, Any] = {}
         try:
             async with self._client() as client:
-                uploaded = await client.post(
-                    "/v1/upload",
-                    files={"cv": ("smoke-cv.md", cv), "project": ("smoke-project.md", project)},
-                    headers=headers,
-                )
+                uploaded = await _upload_smoke_documents(client, headers)
                 steps["upload_status"] = uploaded.status_code
                 if uploaded.status_code != 200:
                     return self._smoke_failed("upload", uploaded, steps, started)
                 ids = uploaded.json()
-                queued = await client.post(
-                    "/v1/evaluate",
-                    json={"cv_id": ids["cv_id"], "project_id": ids["project_id"]},
-                    headers={**headers, "Idempotency-Key": idempotency_key},
-                )
+                queued = await _request_evaluation(client, ids, idempotency_key, headers)
                 steps["evaluate_status"] = queued.status_code
                 if queued.status_code != 200:
                     return self._smoke_failed("evaluate", queued, steps, started)
@@ -207,6 +219,20 @@ class ServiceProbe:
             f"project_score {scores.get('project_score')})",
             timed,
         )
+
+    async def submit_load(self, count: int, key_prefix: str) -> list[str]:
+        """Queue ``count`` evaluations of the built-in documents; their job ids, in order.
+
+        Raises httpx.HTTPStatusError when the service refuses one.
+        """
+        async with self._client() as client:
+            uploaded = (await _upload_smoke_documents(client, {})).raise_for_status()
+            ids = uploaded.json()
+            submitted: list[str] = []
+            for number in range(count):
+                queued = await _request_evaluation(client, ids, f"{key_prefix}-{number}", {})
+                submitted.append(str(queued.raise_for_status().json()["id"]))
+        return submitted
 
     @staticmethod
     def _timed(steps: dict[str, Any], started: float) -> dict[str, Any]:

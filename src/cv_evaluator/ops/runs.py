@@ -127,10 +127,14 @@ class MaintenanceLog:
             raise NotFound(f"no maintenance run {run_id!r}")
         return _run(row._mapping)
 
-    async def since(self, since: datetime, *, schedule: str | None = None) -> list[MaintenanceRun]:
+    async def since(
+        self, since: datetime, *, schedule: str | None = None, kind: str | None = None
+    ) -> list[MaintenanceRun]:
         query = select(maintenance_runs).where(maintenance_runs.c.started_at >= since)
         if schedule is not None:
             query = query.where(maintenance_runs.c.schedule == schedule)
+        if kind is not None:
+            query = query.where(maintenance_runs.c.kind == kind)
         async with self._ctx.engine.begin() as connection:
             rows = (await connection.execute(query.order_by(maintenance_runs.c.started_at))).all()
         return [_run(row._mapping) for row in rows]
@@ -223,7 +227,8 @@ async def run_task(ctx: OpsContext, spec: TaskSpec, *, dry_run: bool) -> TaskRes
     )
 
 
-def _issues(tasks: Sequence[TaskResult], report: CheckReport | None) -> list[dict[str, Any]]:
+def issues_of(tasks: Sequence[TaskResult], report: CheckReport | None) -> list[dict[str, Any]]:
+    """The failed tasks and the checks that were not OK, as the log's ``issues``."""
     issues: list[dict[str, Any]] = [
         {"source": f"task {t.task}", "status": t.status.value, "summary": t.summary}
         for t in tasks
@@ -258,7 +263,9 @@ async def run_schedule(ctx: OpsContext, schedule: Schedule, *, dry_run: bool) ->
     try:
         for spec in task_specs:
             done.append(await run_task(ctx, spec, dry_run=dry_run))
-            await log.update(run_id, tasks=[t.as_dict() for t in done], issues=_issues(done, None))
+            await log.update(
+                run_id, tasks=[t.as_dict() for t in done], issues=issues_of(done, None)
+            )
         report = await run_checks(ctx, check_specs)
         status = overall_status(done, report)
     except BaseException as exc:
@@ -270,7 +277,7 @@ async def run_schedule(ctx: OpsContext, schedule: Schedule, *, dry_run: bool) ->
                 status=FAILED,
                 finished_at=ctx.clock.now(),
                 duration_seconds=round(time.perf_counter() - started, 3),
-                issues=[*_issues(done, report), done_issue],
+                issues=[*issues_of(done, report), done_issue],
             )
         )
         raise
@@ -280,7 +287,7 @@ async def run_schedule(ctx: OpsContext, schedule: Schedule, *, dry_run: bool) ->
         finished_at=ctx.clock.now(),
         duration_seconds=round(time.perf_counter() - started, 3),
         checks=report.as_dict(),
-        issues=_issues(done, report),
+        issues=issues_of(done, report),
         after=await figures(ctx),
     )
     return await log.get(run_id)

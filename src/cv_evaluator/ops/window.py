@@ -20,11 +20,18 @@ from typing import Any
 from cv_evaluator.ops.backup import create_backup, verify_backup
 from cv_evaluator.ops.context import OpsContext
 from cv_evaluator.ops.figures import figures
-from cv_evaluator.ops.model import CheckReport, Status, TaskResult, TaskStatus
+from cv_evaluator.ops.model import CheckReport, Status, TaskResult
 from cv_evaluator.ops.probe import Probe, ProbeResult, RequestCounts
 from cv_evaluator.ops.registry import select_checks
 from cv_evaluator.ops.runner import run_checks
-from cv_evaluator.ops.runs import FAILED, MaintenanceLog, MaintenanceRun, run_task
+from cv_evaluator.ops.runs import (
+    FAILED,
+    MaintenanceLog,
+    MaintenanceRun,
+    issues_of,
+    overall_status,
+    run_task,
+)
 from cv_evaluator.ops.schedules import Schedule
 from cv_evaluator.service.maintenance import MaintenanceService
 
@@ -238,7 +245,7 @@ class MaintenanceWindow:
             StepStatus.PLANNED,
             f"would refuse new work until {ends.isoformat(timespec='minutes')} at the latest, "
             f"wait up to {self._options.drain_timeout_seconds:g} s for jobs in flight "
-            f"(now {(await self._mode.status())['in_flight_jobs']})",
+            f"(now {await self._mode.in_flight()})",
             begun,
             clock,
         )
@@ -281,10 +288,10 @@ class MaintenanceWindow:
     async def _drain(self) -> None:
         begun, clock = time.perf_counter(), self._ctx.clock.now()
         deadline = time.monotonic() + self._options.drain_timeout_seconds
-        first = in_flight = int((await self._mode.status())["in_flight_jobs"])
+        first = in_flight = await self._mode.in_flight()
         while in_flight > 0 and time.monotonic() < deadline:
             await self._sleep(DRAIN_POLL_SECONDS)
-            in_flight = int((await self._mode.status())["in_flight_jobs"])
+            in_flight = await self._mode.in_flight()
         details = {"in_flight_at_start": first, "in_flight_at_end": in_flight}
         if in_flight > 0:
             summary = (
@@ -468,32 +475,20 @@ class MaintenanceWindow:
             "mode_note": self._mode_note,
             "monitor": self._monitor,
         }
-        task_issues = [
-            {"source": f"task {t.task}", "status": t.status.value, "summary": t.summary}
-            for t in self._tasks
-            if t.status is TaskStatus.FAILED
-        ]
-        check_issues = [
-            {"source": f"check {r.check}", "status": r.status.value, "summary": r.summary}
-            for r in (self._report.results if self._report else [])
-            if r.status in (Status.WARN, Status.CRITICAL, Status.UNKNOWN)
-        ]
         return {
             "tasks": [t.as_dict() for t in self._tasks],
             "checks": checks,
-            "issues": [*self._issues, *task_issues, *check_issues],
+            "issues": [*self._issues, *issues_of(self._tasks, self._report)],
         }
 
     async def _save(self) -> None:
         await self._log.update(self._run_id, **self._record())
 
     def _status(self, failed: bool) -> str:
-        if failed or any(t.status is TaskStatus.FAILED for t in self._tasks):
+        checked = overall_status(self._tasks, self._report)
+        if failed or checked == FAILED:
             return FAILED
-        levels = ["ok"]
-        if self._report is not None and self._report.status is not Status.SKIPPED:
-            levels.append(self._report.status.value.lower())
-        levels += [str(m["status"]) for m in self._monitor]
+        levels = [checked, *(str(m["status"]) for m in self._monitor)]
         order = ("ok", "warn", "unknown", "critical")
         return max(levels, key=order.index)
 

@@ -124,13 +124,17 @@ class MaintenanceService:
         await self._store.put(state, audit)
         return state
 
+    async def in_flight(self) -> int:
+        """Jobs being processed now: what a window waits for before it changes anything."""
+        return await self._in_flight()
+
     async def status(self) -> dict[str, Any]:
         now = self._clock.now()
         state = await self._store.get()
         history = await self._store.audit(10)
         return {
             **state.describe(now),
-            "in_flight_jobs": await self._in_flight(),
+            "in_flight_jobs": await self.in_flight(),
             "checked_at": now.isoformat(),
             "history": [
                 {
