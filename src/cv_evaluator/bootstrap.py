@@ -12,7 +12,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alembic.runtime.migration import MigrationContext
 from fastapi import FastAPI
@@ -39,10 +39,8 @@ from cv_evaluator.observability.build_info import build_revision
 from cv_evaluator.observability.metrics import ServiceMetrics
 from cv_evaluator.ops.context import OpsContext
 from cv_evaluator.ops.monitor import HealthMonitor
-from cv_evaluator.ops.probe import ServiceProbe
 from cv_evaluator.ops.registry import select_checks, split_patterns
 from cv_evaluator.ops.schedules import Schedule, load_schedules
-from cv_evaluator.ops.window import MaintenanceWindow, WindowOptions
 from cv_evaluator.queue.db import DbJobQueue
 from cv_evaluator.queue.kafka import KafkaJobQueue, KafkaSettings
 from cv_evaluator.queue.pg_notify import PgJobNotifications
@@ -63,6 +61,10 @@ from cv_evaluator.worker.callbacks import CallbackDispatcher
 from cv_evaluator.worker.offload import ProcessPoolEvaluator
 from cv_evaluator.worker.pool import WorkerPool
 from cv_evaluator.worker.processor import JobProcessor, ProcessorSettings
+
+if TYPE_CHECKING:
+    from cv_evaluator.ops.probe import ServiceProbe
+    from cv_evaluator.ops.window import MaintenanceWindow
 
 _JSON_BODY_LIMIT_FACTOR = 4  # UTF-8 and JSON escaping can make a character up to ~4 bytes
 
@@ -351,6 +353,9 @@ def build_maintenance(
 
 def build_probe(settings: Settings) -> ServiceProbe:
     """The running service over HTTP (MAINT_BASE_URL), as windows, drills and checklists see it."""
+    # Imported here: `serve` builds the runtime through this module and never needs these.
+    from cv_evaluator.ops.probe import ServiceProbe
+
     return ServiceProbe(
         settings.service_base_url, timeout_seconds=settings.maint_http_timeout_seconds
     )
@@ -364,6 +369,8 @@ def build_mode_service(ctx: OpsContext) -> MaintenanceService:
 def build_window(
     ctx: OpsContext, schedule: Schedule, *, monitor_minutes: int, dry_run: bool
 ) -> MaintenanceWindow:
+    from cv_evaluator.ops.window import MaintenanceWindow, WindowOptions
+
     return MaintenanceWindow(
         ctx,
         schedule,
