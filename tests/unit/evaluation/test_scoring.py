@@ -212,14 +212,7 @@ def test_cultural_fit_counts_the_kinds_of_collaboration_the_job_asks_for() -> No
     evaluator = LocalEvaluator()
 
     def fit(cv: str) -> tuple[float, dict[str, object]]:
-        request = make_request(cv)
-        request = type(request)(
-            cv=request.cv,
-            project=request.project,
-            job_description=job,
-            study_case_brief=request.study_case_brief,
-            rubric=request.rubric,
-        )
+        request = make_request(cv, job_description=job)
         outcome = evaluator.evaluate_sync(request)
         entry = next(b for b in outcome.breakdown if b.key == "cultural_fit")
         return entry.score, outcome.receipt.details["parameters"]["cultural_fit"]
@@ -251,14 +244,7 @@ def test_collaboration_only_listed_counts_half_and_is_quoted() -> None:
     evaluator = LocalEvaluator()
 
     def fit(cv: str) -> tuple[float, tuple[str, ...]]:
-        request = make_request(cv)
-        request = type(request)(
-            cv=request.cv,
-            project=request.project,
-            job_description=job,
-            study_case_brief=request.study_case_brief,
-            rubric=request.rubric,
-        )
+        request = make_request(cv, job_description=job)
         entry = next(
             b for b in evaluator.evaluate_sync(request).breakdown if b.key == "cultural_fit"
         )
